@@ -1,0 +1,23 @@
+"""nsupdate-pyramid: a self-hostable dynamic DNS service."""
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+# Pyramid 2.1 still imports pkg_resources; the deprecation warning is noise for operators.
+warnings.filterwarnings("ignore", message="pkg_resources is deprecated", category=UserWarning)
+
+from pyramid.config import Configurator  # noqa: E402
+from pyramid.router import Router  # noqa: E402
+
+__version__ = "0.1.0.dev0"
+
+
+def main(global_config: dict[str, Any] | None, **settings: Any) -> Router:
+    """The WSGI application for ``pserve``/waitress (``paste.app_factory``)."""
+    with Configurator(settings=settings) as config:
+        for name in (".settings", ".models", ".security", ".i18n", ".tweens", ".templating",
+                     ".dns", ".resources", ".views"):
+            config.include(name)
+        config.scan(ignore=[".scripts", ".tests"])
+    return config.make_wsgi_app()

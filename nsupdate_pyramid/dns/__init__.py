@@ -1,0 +1,40 @@
+"""DNS backends, declared by name in the ini and registered as services.
+
+``dns.backends`` lists ``name = package.module:Class`` lines; each class has a
+``create_service(name, settings)`` classmethod that reads its own
+``dns.backend.<name>.*`` keys. ``config.add_dns_backend`` lets add-ons register more.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from pyramid.config import Configurator
+from pyramid.request import Request
+
+from ..interfaces import IDNSBackend
+
+SETTINGS_PREFIX = "dns.backend."
+
+
+def backend_settings(settings: dict[str, Any], name: str) -> dict[str, str]:
+    """The ``dns.backend.<name>.*`` keys, without the prefix."""
+    prefix = f"{SETTINGS_PREFIX}{name}."
+    return {key[len(prefix):]: value for key, value in settings.items() if key.startswith(prefix)}
+
+
+def add_dns_backend(config: Configurator, name: str, factory: Any) -> None:
+    cls = config.maybe_dotted(factory)
+    backend = cls.create_service(name, backend_settings(config.get_settings(), name))
+    config.register_service(backend, IDNSBackend, name=name)
+    config.registry.setdefault("nsupdate.dns_backends", {})[name] = backend
+
+
+def find_backend(request: Request, name: str) -> Any:
+    return request.find_service(IDNSBackend, name=name, context=None)
+
+
+def includeme(config: Configurator) -> None:
+    config.include("pyramid_services")
+    config.add_directive("add_dns_backend", add_dns_backend)
+    for name, dotted in config.registry["nsupdate.settings"].dns_backends.items():
+        config.add_dns_backend(name, dotted)

@@ -1,0 +1,98 @@
+"""Database models, the engine and the request's transaction-bound session."""
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+import transaction
+import zope.sqlalchemy
+from pyramid.config import Configurator
+from pyramid.request import Request
+from sqlalchemy import engine_from_config, event
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, configure_mappers, sessionmaker
+
+from .blacklist import BlacklistedHost
+from .domain import TSIG_ALGORITHMS, Domain
+from .host import Host, RelatedHost
+from .meta import Base, utcnow
+from .service import Service, ServiceConfig
+from .user import RemoteLogin, User
+from .zone import Record, Zone
+
+__all__ = [
+    "TSIG_ALGORITHMS", "Base", "BlacklistedHost", "Domain", "Host", "Record", "RelatedHost",
+    "RemoteLogin", "Service", "ServiceConfig", "User", "Zone", "get_engine", "get_session_factory",
+    "get_tm_session", "utcnow",
+]
+
+configure_mappers()
+
+
+def _prepare_sqlite(engine: Engine) -> None:
+    """Make SQLite behave like the server databases we also support.
+
+    Foreign keys (and so ON DELETE) are off by default; pysqlite's own transaction
+    handling breaks SAVEPOINTs, so we issue BEGIN ourselves (SQLAlchemy's recipe).
+    """
+
+    @event.listens_for(engine, "connect")
+    def on_connect(dbapi_connection: Any, connection_record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.execute("PRAGMA busy_timeout = 5000")
+        if engine.url.database not in (None, "", ":memory:"):
+            cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def on_begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN")
+
+
+def get_engine(settings: Mapping[str, Any], prefix: str = "sqlalchemy.") -> Engine:
+    url = settings[prefix + "url"]
+    if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
+        folder = os.path.dirname(url[len("sqlite:///"):])
+        if folder:
+            os.makedirs(folder, exist_ok=True)
+    engine = engine_from_config(settings, prefix)
+    if engine.dialect.name == "sqlite":
+        _prepare_sqlite(engine)
+    return engine
+
+
+def get_session_factory(engine: Engine) -> sessionmaker[Session]:
+    return sessionmaker(bind=engine, expire_on_commit=False)
+
+
+def get_tm_session(session_factory: sessionmaker[Session],
+                   transaction_manager: transaction.TransactionManager,
+                   request: Request | None = None) -> Session:
+    """A session whose commit and rollback follow ``transaction_manager``."""
+    dbsession = session_factory(info={"request": request})
+    zope.sqlalchemy.register(dbsession, transaction_manager=transaction_manager)
+    return dbsession
+
+
+def _request_dbsession(request: Request) -> Session:
+    injected = request.environ.get("app.dbsession")
+    if injected is not None:
+        return injected
+    dbsession = get_tm_session(request.registry["dbsession_factory"], request.tm, request)
+    request.add_finished_callback(lambda _request: dbsession.close())
+    return dbsession
+
+
+def includeme(config: Configurator) -> None:
+    settings = config.get_settings()
+    settings.setdefault("tm.manager_hook", "pyramid_tm.explicit_manager")
+    # Otherwise pyramid_tm loads the identity on every request, /nic/update included.
+    settings.setdefault("tm.annotate_user", "false")
+    config.include("pyramid_tm")
+    config.include("pyramid_retry")
+    engine = get_engine(settings)
+    config.registry["dbsession_factory"] = get_session_factory(engine)
+    config.add_request_method(_request_dbsession, "dbsession", reify=True)

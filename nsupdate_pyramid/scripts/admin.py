@@ -1,0 +1,189 @@
+"""``nsupdate-admin INI COMMAND ...``: provisioning and maintenance from the shell.
+
+The command lines are an interface other tooling relies on: keep them stable.
+Errors print one line to stderr and exit 1 (2 for usage errors); never a traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import getpass
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from pyramid.i18n import TranslationString, make_localizer
+from pyramid.interfaces import ITranslationDirectories
+from pyramid.paster import bootstrap, setup_logging
+from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
+
+from ..models import TSIG_ALGORITHMS
+from ..services import domains as domain_service
+from ..services import hosts as host_service
+from ..services import users as user_service
+from ..services.errors import NotFound, ServiceError
+from ..settings import SettingsError
+
+EXIT_ERROR = 1
+
+
+class CommandError(Exception):
+    """Expected failure: the message is printed as one line."""
+
+
+def _yes_no(value: str) -> bool:
+    lowered = value.lower()
+    if lowered not in {"yes", "no"}:
+        raise argparse.ArgumentTypeError("use yes or no")
+    return lowered == "yes"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="nsupdate-admin", description=__doc__.splitlines()[0])
+    parser.add_argument("config_uri", metavar="INI", help="the app's ini file, e.g. development.ini")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    user = commands.add_parser("user", help="manage users").add_subparsers(
+        dest="action", required=True, metavar="ACTION")
+    user_add = user.add_parser("add", help="create a user")
+    user_add.add_argument("username")
+    user_add.add_argument("--email", required=True)
+    user_add.add_argument("--password", help="asked for when omitted and stdin is a terminal")
+    user_add.add_argument("--admin", action="store_true", help="may use the admin pages")
+    user_add.set_defaults(handler=cmd_user_add)
+
+    domain = commands.add_parser("domain", help="manage domains").add_subparsers(
+        dest="action", required=True, metavar="ACTION")
+    domain_add = domain.add_parser("add", help="create a domain (zone)")
+    domain_add.add_argument("name")
+    domain_add.add_argument("--owner", required=True, metavar="USERNAME")
+    domain_add.add_argument("--public", action="store_true", help="everyone may add hosts in it")
+    domain_add.add_argument("--backend", metavar="NAME", help="a backend from dns.backends")
+    domain_add.add_argument("--tsig-key-name", metavar="KEY", default="",
+                            help="default: the zone name")
+    domain_add.add_argument("--nameserver", metavar="IP", default="")
+    domain_add.add_argument("--nameserver2", metavar="IP", default="",
+                            help="secondary, used for queries")
+    domain_add.add_argument("--nameserver-port", metavar="N", type=int, default=53)
+    domain_add.add_argument("--tsig-algorithm", metavar="ALG", default="hmac-sha512",
+                            choices=TSIG_ALGORITHMS)
+    domain_add.add_argument("--tsig-secret", metavar="SECRET", default="", help="base64")
+    domain_add.set_defaults(handler=cmd_domain_add)
+
+    host = commands.add_parser("host", help="manage hosts").add_subparsers(
+        dest="action", required=True, metavar="ACTION")
+    host_add = host.add_parser("add", help="create a host; prints its update secret last")
+    host_add.add_argument("fqdn")
+    host_add.add_argument("--owner", required=True, metavar="USERNAME")
+    host_add.add_argument("--secret", help="default: a new random secret")
+    host_add.set_defaults(handler=cmd_host_add)
+    host_set = host.add_parser("set", help="change a host's flags")
+    host_set.add_argument("fqdn")
+    for flag in ("available", "abuse", "abuse-blocked"):
+        host_set.add_argument(f"--{flag}", type=_yes_no, metavar="yes|no")
+    host_set.set_defaults(handler=cmd_host_set)
+    host_secret = host.add_parser("secret", help="replace the update secret and print the new one")
+    host_secret.add_argument("fqdn")
+    host_secret.set_defaults(handler=cmd_host_secret)
+    return parser
+
+
+def _user(env: dict[str, Any], username: str) -> Any:
+    user = user_service.get_user_by_username(env["request"].dbsession, username)
+    if user is None:
+        raise CommandError(f"no user named {username!r}")
+    return user
+
+
+def _host(env: dict[str, Any], fqdn: str) -> Any:
+    host = host_service.get_host_by_fqdn(env["request"].dbsession, fqdn)
+    if host is None:
+        raise CommandError(f"no host named {fqdn!r}")
+    return host
+
+
+def cmd_user_add(env: dict[str, Any], args: argparse.Namespace) -> None:
+    password = args.password
+    if password is None:
+        if not sys.stdin.isatty():
+            raise CommandError("give --password (stdin is not a terminal to ask on)")
+        password = getpass.getpass("Password: ")
+        if getpass.getpass("Password (again): ") != password:
+            raise CommandError("the passwords differ")
+    user = user_service.create_user(env["request"].dbsession, args.username, args.email, password,
+                                    is_admin=args.admin)
+    print(f"created {'admin' if user.is_admin else 'user'} {user.username}")
+
+
+def cmd_domain_add(env: dict[str, Any], args: argparse.Namespace) -> None:
+    settings = env["registry"]["nsupdate.settings"]
+    backend = args.backend or settings.default_backend
+    if backend not in settings.dns_backends:
+        raise CommandError(f"unknown backend {backend!r} (dns.backends declares: "
+                           f"{', '.join(settings.dns_backends) or 'none'})")
+    domain = domain_service.create_domain(
+        env["request"].dbsession, args.name, _user(env, args.owner), backend=backend,
+        public=args.public, nameserver_ip=args.nameserver, nameserver2_ip=args.nameserver2,
+        nameserver_port=args.nameserver_port, tsig_key_name=args.tsig_key_name,
+        tsig_algorithm=args.tsig_algorithm, tsig_secret=args.tsig_secret)
+    print(f"created domain {domain.name} (backend {domain.backend}, key {domain.tsig_key_name})")
+
+
+def cmd_host_add(env: dict[str, Any], args: argparse.Namespace) -> None:
+    host, secret = host_service.create_host(env["request"].dbsession, args.fqdn,
+                                            _user(env, args.owner), secret=args.secret)
+    print(f"created host {host.fqdn}")
+    print(secret)
+
+
+def cmd_host_set(env: dict[str, Any], args: argparse.Namespace) -> None:
+    host = _host(env, args.fqdn)
+    host_service.set_flags(host, available=args.available, abuse=args.abuse,
+                           abuse_blocked=args.abuse_blocked)
+    print(f"{host.fqdn}: available={_word(host.available)} abuse={_word(host.abuse)} "
+          f"abuse_blocked={_word(host.abuse_blocked)}")
+
+
+def cmd_host_secret(env: dict[str, Any], args: argparse.Namespace) -> None:
+    host = _host(env, args.fqdn)
+    secret = host_service.new_secret(host)
+    print(secret)
+
+
+def _word(flag: bool) -> str:
+    return "yes" if flag else "no"
+
+
+def _message(env: dict[str, Any] | None, error: Exception) -> str:
+    """Service errors are translation strings: render them in English for the shell."""
+    text = str(error.args[0]) if error.args else type(error).__name__
+    if env is not None and error.args and isinstance(error.args[0], TranslationString):
+        dirs = env["registry"].queryUtility(ITranslationDirectories, default=[])
+        text = make_localizer("en", dirs).translate(error.args[0])
+    return text
+
+
+def run(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    env = None
+    try:
+        setup_logging(args.config_uri)
+        with bootstrap(args.config_uri) as env, env["request"].tm:
+            args.handler(env, args)
+        return 0
+    except (CommandError, ServiceError, NotFound) as error:
+        print(f"nsupdate-admin: error: {_message(env, error)}", file=sys.stderr)
+    except SettingsError as error:
+        print(f"nsupdate-admin: configuration error: {error}", file=sys.stderr)
+    except IntegrityError as error:
+        print(f"nsupdate-admin: error: the database refused the change ({error.orig})",
+              file=sys.stderr)
+    except (OperationalError, ProgrammingError) as error:
+        print(f"nsupdate-admin: database error: {error.orig} (did you run "
+              f"'alembic -c {args.config_uri} upgrade head'?)", file=sys.stderr)
+    except (FileNotFoundError, LookupError) as error:
+        print(f"nsupdate-admin: cannot load {args.config_uri}: {error}", file=sys.stderr)
+    return EXIT_ERROR
+
+
+def main() -> None:
+    sys.exit(run())

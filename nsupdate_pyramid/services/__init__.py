@@ -1,0 +1,1 @@
+"""Domain logic, free of ``request``: views and the CLI both call these."""

@@ -1,0 +1,18 @@
+"""Errors the service layer raises; each carries a message fit to show a person."""
+from __future__ import annotations
+
+
+class ServiceError(Exception):
+    """Base class; ``str(error)`` is one translatable sentence."""
+
+
+class NotFound(ServiceError):
+    pass
+
+
+class AlreadyExists(ServiceError):
+    pass
+
+
+class InvalidValue(ServiceError):
+    pass

@@ -1,0 +1,83 @@
+"""Hosts: creation, lookup, flags and update secrets."""
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, joinedload
+
+from ..i18n import _
+from ..models import BlacklistedHost, Domain, Host, User
+from ..security import secrets
+from .errors import AlreadyExists, InvalidValue, NotFound
+from .names import check_host_label, normalize_name
+
+
+def get_host_by_fqdn(dbsession: Session, fqdn: str) -> Host | None:
+    return dbsession.scalars(
+        select(Host).options(joinedload(Host.domain)).where(Host.fqdn == normalize_name(fqdn))
+    ).one_or_none()
+
+
+def hosts_for_user(dbsession: Session, user_id: int) -> list[Host]:
+    return list(dbsession.scalars(
+        select(Host).options(joinedload(Host.domain)).where(Host.owner_id == user_id)
+        .order_by(Host.fqdn)).all())
+
+
+def split_fqdn(dbsession: Session, fqdn: str) -> tuple[str, Domain]:
+    """The host label and the domain it belongs to (the label is what comes before the first dot)."""
+    fqdn = normalize_name(fqdn)
+    label, dot, domain_name = fqdn.partition(".")
+    if not dot or not domain_name:
+        raise InvalidValue(_("Give the host's full name, like myhost.example.org."))
+    domain = dbsession.scalars(select(Domain).where(Domain.name == domain_name)).one_or_none()
+    if domain is None:
+        raise NotFound(_("There is no domain ${domain}.", mapping={"domain": domain_name}))
+    return label, domain
+
+
+def is_blacklisted(dbsession: Session, label: str) -> bool:
+    patterns = dbsession.scalars(select(BlacklistedHost.name_re)).all()
+    for pattern in patterns:
+        try:
+            if re.search(pattern, label):
+                return True
+        except re.error:
+            continue
+    return False
+
+
+def create_host(dbsession: Session, fqdn: str, owner: User, *, secret: str | None = None,
+                comment: str = "") -> tuple[Host, str]:
+    """Create the host and return it with its update secret (only its hash is stored)."""
+    label, domain = split_fqdn(dbsession, fqdn)
+    label = check_host_label(label)
+    if is_blacklisted(dbsession, label):
+        raise InvalidValue(_("This host name is not allowed."))
+    full = f"{label}.{domain.name}"
+    if get_host_by_fqdn(dbsession, full) is not None:
+        raise AlreadyExists(_("A host with this name already exists."))
+    secret = secret or secrets.generate_secret()
+    host = Host(name=label, domain_id=domain.id, fqdn=full, owner_id=owner.id, comment=comment,
+                update_secret_hash=secrets.hash_secret(secret))
+    dbsession.add(host)
+    dbsession.flush()
+    return host, secret
+
+
+def new_secret(host: Host) -> str:
+    """Replace the update secret; the old one stops working at once."""
+    secret = secrets.generate_secret()
+    host.update_secret_hash = secrets.hash_secret(secret)
+    return secret
+
+
+def set_flags(host: Host, *, available: bool | None = None, abuse: bool | None = None,
+              abuse_blocked: bool | None = None) -> None:
+    if available is not None:
+        host.available = available
+    if abuse is not None:
+        host.abuse = abuse
+    if abuse_blocked is not None:
+        host.abuse_blocked = abuse_blocked

@@ -1,0 +1,238 @@
+"""Typed application settings, parsed once at start-up.
+
+Every ``nsupdate.*`` key has a type and a default here. A bad value stops the
+app with one line naming the key, so an operator never finds out about a typo
+from a 500 in production.
+"""
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from importlib import import_module
+from types import MappingProxyType
+from typing import Any
+
+from pyramid.config import Configurator
+from pyramid.exceptions import ConfigurationError
+from pyramid.settings import asbool, aslist
+
+PREFIX = "nsupdate."
+# production.ini ships with this placeholder; the app refuses to run with it.
+SAMPLE_SECRET_MARKER = "CHANGE-ME"  # noqa: S105 - the placeholder we refuse, not a secret
+MIN_SECRET_LENGTH = 32
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+class SettingsError(ConfigurationError):
+    """A setting is missing or malformed; str() is a one-line explanation."""
+
+
+def normalize_fqdn(name: str) -> str:
+    """Host names compare case-insensitively and without a trailing dot."""
+    return name.strip().rstrip(".").lower()
+
+
+def _bool(value: str) -> bool:
+    text = str(value).strip().lower()
+    if text not in {"true", "false", "yes", "no", "on", "off", "1", "0"}:
+        raise ValueError(f"expected true or false, got {value!r}")
+    return asbool(text)
+
+
+def _int_between(low: int, high: int) -> Callable[[str], int]:
+    def parse(value: str) -> int:
+        number = int(str(value).strip())
+        if not low <= number <= high:
+            raise ValueError(f"expected a whole number from {low} to {high}, got {number}")
+        return number
+
+    return parse
+
+
+def _float_between(low: float, high: float) -> Callable[[str], float]:
+    def parse(value: str) -> float:
+        number = float(str(value).strip())
+        if not low <= number <= high:
+            raise ValueError(f"expected a number from {low} to {high}, got {number}")
+        return number
+
+    return parse
+
+
+def _text(value: str) -> str:
+    return str(value).strip()
+
+
+def _words(value: str) -> tuple[str, ...]:
+    return tuple(aslist(value))
+
+
+def _lines(value: str) -> tuple[str, ...]:
+    return tuple(line.strip() for line in str(value).splitlines() if line.strip())
+
+
+def _fqdns(value: str) -> frozenset[str]:
+    return frozenset(normalize_fqdn(word) for word in aslist(value))
+
+
+def _networks(value: str) -> tuple[IPNetwork, ...]:
+    networks = []
+    for word in aslist(value):
+        try:
+            networks.append(ipaddress.ip_network(word, strict=False))
+        except ValueError:
+            raise ValueError(f"{word!r} is not an IP address or CIDR network") from None
+    return tuple(networks)
+
+
+_HOST_PORT = re.compile(r"^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?$")
+
+
+def _host_port(value: str) -> str:
+    text = str(value).strip()
+    if text and not _HOST_PORT.match(text):
+        raise ValueError(f"{text!r} is not a host name with an optional :port")
+    return text
+
+
+def _base_url(value: str) -> str:
+    text = str(value).strip().rstrip("/")
+    if text and not re.match(r"^https?://[^/\s]+(/\S*)?$", text):
+        raise ValueError(f"{text!r} is not an http:// or https:// URL")
+    return text
+
+
+def _choice(*allowed: str) -> Callable[[str], str]:
+    def parse(value: str) -> str:
+        text = str(value).strip()
+        if text not in allowed:
+            raise ValueError(f"expected one of {', '.join(allowed)}, got {text!r}")
+        return text
+
+    return parse
+
+
+def _secret(value: str) -> str:
+    text = str(value).strip()
+    if text.startswith(SAMPLE_SECRET_MARKER):
+        raise ValueError("still the sample value; generate one with: python3 -c 'import secrets; "
+                         "print(secrets.token_urlsafe(48))'")
+    if len(text) < MIN_SECRET_LENGTH:
+        raise ValueError(f"must be at least {MIN_SECRET_LENGTH} characters long")
+    return text
+
+
+def _backends(value: str) -> Mapping[str, str]:
+    """``name = package.module:Class`` lines; the class must import."""
+    backends: dict[str, str] = {}
+    for line in _lines(value):
+        name, sep, dotted = (part.strip() for part in line.partition("="))
+        if not sep or not re.fullmatch(r"[a-z][a-z0-9_-]*", name) or not dotted:
+            raise ValueError(f"expected 'name = package.module:Class', got {line!r}")
+        if name in backends:
+            raise ValueError(f"backend {name!r} is declared twice")
+        module_name, _, attr = dotted.partition(":")
+        try:
+            module = import_module(module_name)
+            getattr(module, attr)
+        except (ImportError, AttributeError, ValueError):
+            raise ValueError(f"cannot import backend {name!r} from {dotted!r}") from None
+        backends[name] = dotted
+    return MappingProxyType(backends)
+
+
+def _language_list(value: str) -> tuple[str, ...]:
+    languages = _words(value)
+    for code in languages:
+        if not re.fullmatch(r"[a-z]{2,3}(_[A-Z]{2})?", code):
+            raise ValueError(f"{code!r} is not a language code like en or pt_BR")
+    if not languages:
+        raise ValueError("name at least one language")
+    return languages
+
+
+def _opt(parser: Callable[[str], Any], default: str, key: str | None = None) -> Any:
+    """A dataclass field parsed from ``nsupdate.<name>`` (or ``key``) with a textual default."""
+    return field(default=None, metadata={"parser": parser, "default": default, "key": key})
+
+
+@dataclass(frozen=True)
+class AppSettings:
+    """Everything the app reads from its ini, typed."""
+
+    service_name: str = _opt(_text, "nsupdate-pyramid")
+    service_contact: str = _opt(_text, "")
+    base_url: str = _opt(_base_url, "")
+    we_have_tls: bool = _opt(_bool, "false")
+    www_host: str = _opt(_host_port, "")
+    ipv4_host: str = _opt(_host_port, "")
+    ipv6_host: str = _opt(_host_port, "")
+    bad_hosts: frozenset[str] = _opt(_fqdns, "")
+    bad_agents: frozenset[str] = _opt(lambda v: frozenset(_lines(v)), "")
+    bad_ips: tuple[IPNetwork, ...] = _opt(_networks, "")
+    trusted_proxies: tuple[IPNetwork, ...] = _opt(_networks, "")
+    nochg_verify_dns: bool = _opt(_bool, "false")
+    registration_open: bool = _opt(_bool, "true")
+    default_ttl: int = _opt(_int_between(1, 86400), "60")
+    default_backend: str = _opt(_text, "")
+    dns_timeout: float = _opt(_float_between(0.1, 60.0), "3")
+    languages: tuple[str, ...] = _opt(_language_list, "en")
+    default_language: str = _opt(_text, "en")
+    session_max_age: int = _opt(_int_between(60, 400 * 86400), "36000")
+    custom_templates: str = _opt(_text, "")
+    session_secret: str = _opt(_secret, "", key="session.secret")
+    dns_backends: Mapping[str, str] = _opt(_backends, "", key="dns.backends")
+
+    @classmethod
+    def keys(cls) -> dict[str, str]:
+        """Map ini key -> field name for every setting this class reads."""
+        return {f.metadata["key"] or PREFIX + f.name: f.name for f in fields(cls)}
+
+
+def parse_settings(raw: Mapping[str, Any]) -> AppSettings:
+    """Parse and cross-check settings; raise SettingsError with one line on the first problem."""
+    known = AppSettings.keys()
+    unknown = sorted(key for key in raw if key.startswith(PREFIX) and key not in known)
+    if unknown:
+        raise SettingsError(f"unknown setting {unknown[0]}: check the spelling (known: "
+                            f"{', '.join(sorted(k for k in known if k.startswith(PREFIX)))})")
+    values: dict[str, Any] = {}
+    for f in fields(AppSettings):
+        key = f.metadata["key"] or PREFIX + f.name
+        text = raw.get(key, f.metadata["default"])
+        if text is None:
+            text = f.metadata["default"]
+        try:
+            values[f.name] = f.metadata["parser"](text)
+        except ValueError as exc:
+            raise SettingsError(f"bad setting {key}: {exc}") from None
+    if not values["default_backend"] and values["dns_backends"]:
+        values["default_backend"] = next(iter(values["dns_backends"]))
+    settings = AppSettings(**values)
+    _cross_check(settings)
+    return settings
+
+
+def _cross_check(settings: AppSettings) -> None:
+    backends = settings.dns_backends
+    if settings.default_backend and settings.default_backend not in backends:
+        raise SettingsError(
+            f"bad setting nsupdate.default_backend: unknown backend {settings.default_backend!r} "
+            f"(dns.backends declares: {', '.join(backends) or 'none'})")
+    if settings.default_language not in settings.languages:
+        raise SettingsError(f"bad setting nsupdate.default_language: {settings.default_language!r} "
+                            f"is not in nsupdate.languages")
+
+
+def get_app_settings(registry: Any) -> AppSettings:
+    return registry["nsupdate.settings"]
+
+
+def includeme(config: Configurator) -> None:
+    settings = parse_settings(config.get_settings())
+    config.registry["nsupdate.settings"] = settings
+    config.add_request_method(lambda request: get_app_settings(request.registry), "app_settings",
+                              reify=True)

@@ -1,0 +1,43 @@
+"""Response headers every page gets: no framing, no MIME sniffing, minimal referrers."""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from pyramid.config import Configurator
+from pyramid.registry import Registry
+from pyramid.request import Request
+from pyramid.response import Response
+
+SECURITY_HEADERS = {
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Cross-Origin-Opener-Policy": "same-origin",
+}
+# Pages load only our own scripts, styles and images; nobody may frame them.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+    "connect-src 'self' http: https:; object-src 'none'; base-uri 'self'; form-action 'self'; "
+    "frame-ancestors 'none'"
+)
+
+
+def security_headers_tween_factory(handler: Callable[[Request], Response],
+                                   registry: Registry) -> Callable[[Request], Response]:
+    tls = registry["nsupdate.settings"].we_have_tls
+
+    def security_headers_tween(request: Request) -> Response:
+        response = handler(request)
+        headers = response.headers
+        for name, value in SECURITY_HEADERS.items():
+            headers.setdefault(name, value)
+        headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        if tls:
+            headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+        return response
+
+    return security_headers_tween
+
+
+def includeme(config: Configurator) -> None:
+    config.add_tween("nsupdate_pyramid.tweens.security_headers_tween_factory")

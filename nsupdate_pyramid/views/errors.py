@@ -1,0 +1,74 @@
+"""Error pages: 404, 403 (or 404 for private objects), login redirect, CSRF, and a friendly 500."""
+from __future__ import annotations
+
+import logging
+import uuid
+from urllib.parse import urlencode
+
+from pyramid.exceptions import BadCSRFToken
+from pyramid.httpexceptions import HTTPSeeOther
+from pyramid.location import lineage
+from pyramid.renderers import render_to_response
+from pyramid.request import Request
+from pyramid.response import Response
+from pyramid.view import exception_view_config, forbidden_view_config, notfound_view_config
+
+from ..resources import PrivateResource
+
+log = logging.getLogger(__name__)
+
+
+def _needs_login(request: Request) -> bool:
+    if request.authenticated_userid is not None:
+        return False
+    context = getattr(request, "context", None)
+    return context is not None and any(getattr(node, "login_required", False)
+                                       for node in lineage(context))
+
+
+def _login_redirect(request: Request) -> Response:
+    query = urlencode({"came_from": request.path_qs})
+    return HTTPSeeOther(location=f"{request.application_url}/login?{query}")
+
+
+def _page(template: str, request: Request, status: int, **values: object) -> Response:
+    response = render_to_response(f"errors/{template}.jinja2", values, request=request)
+    response.status = status
+    return response
+
+
+@notfound_view_config()
+def not_found(request: Request) -> Response:
+    # Anonymous visitors get the login page for anything private, found or not,
+    # so the redirect does not tell them which names exist.
+    if _needs_login(request):
+        return _login_redirect(request)
+    return _page("404", request, 404)
+
+
+@forbidden_view_config()
+def forbidden(request: Request) -> Response:
+    if _needs_login(request):
+        return _login_redirect(request)
+    if isinstance(getattr(request, "context", None), PrivateResource):
+        return _page("404", request, 404)
+    return _page("403", request, 403)
+
+
+@exception_view_config(BadCSRFToken)
+def bad_csrf(request: Request) -> Response:
+    return _page("400-csrf", request, 400)
+
+
+@exception_view_config(Exception)
+def server_error(exc: Exception, request: Request) -> Response:
+    """Log with an id the user can quote; render without touching the database."""
+    incident = uuid.uuid4().hex[:12]
+    log.error("unhandled error %s on %s %s", incident, request.method, request.path_qs,
+              exc_info=exc)
+    try:
+        return _page("500", request, 500, incident=incident)
+    except Exception:
+        log.exception("error page failed for incident %s", incident)
+        return Response(f"Internal error (incident {incident}).", status=500,
+                        content_type="text/plain", charset="utf-8")

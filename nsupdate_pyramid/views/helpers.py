@@ -1,0 +1,22 @@
+"""Small things several views need."""
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from pyramid.request import Request
+
+
+def safe_came_from(request: Request, came_from: str | None, default: str) -> str:
+    """Only same-site paths are followed after login: no open redirects."""
+    if not came_from:
+        return default
+    parts = urlsplit(came_from)
+    if (parts.scheme or parts.netloc or not came_from.startswith("/") or came_from.startswith("//")
+            or "\\" in came_from or any(ord(c) < 32 for c in came_from)):
+        return default
+    return came_from
+
+
+def flash(request: Request, message: object, queue: str = "info") -> None:
+    """Store a message, translated now so the next page shows it in the user's language."""
+    request.session.flash(request.localizer.translate(message), queue=queue)
