@@ -13,11 +13,16 @@ from pyramid.router import Router  # noqa: E402
 __version__ = "0.1.0.dev0"
 
 
+def includeme(config: Configurator) -> None:
+    """Everything the app is made of; tests include this and add their own views on top."""
+    for name in (".settings", ".models", ".security", ".i18n", ".tweens", ".templating",
+                 ".dns", ".resources", ".views"):
+        config.include(name)
+    config.scan(ignore=[".scripts"])
+
+
 def main(global_config: dict[str, Any] | None, **settings: Any) -> Router:
     """The WSGI application for ``pserve``/waitress (``paste.app_factory``)."""
     with Configurator(settings=settings) as config:
-        for name in (".settings", ".models", ".security", ".i18n", ".tweens", ".templating",
-                     ".dns", ".resources", ".views"):
-            config.include(name)
-        config.scan(ignore=[".scripts", ".tests"])
+        config.include(includeme)
     return config.make_wsgi_app()

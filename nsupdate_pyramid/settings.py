@@ -187,14 +187,14 @@ class AppSettings:
     dns_backends: Mapping[str, str] = _opt(_backends, "", key="dns.backends")
 
     @classmethod
-    def keys(cls) -> dict[str, str]:
+    def ini_keys(cls) -> dict[str, str]:
         """Map ini key -> field name for every setting this class reads."""
         return {f.metadata["key"] or PREFIX + f.name: f.name for f in fields(cls)}
 
 
 def parse_settings(raw: Mapping[str, Any]) -> AppSettings:
     """Parse and cross-check settings; raise SettingsError with one line on the first problem."""
-    known = AppSettings.keys()
+    known = AppSettings.ini_keys()
     unknown = sorted(key for key in raw if key.startswith(PREFIX) and key not in known)
     if unknown:
         raise SettingsError(f"unknown setting {unknown[0]}: check the spelling (known: "

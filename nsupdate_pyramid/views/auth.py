@@ -33,10 +33,9 @@ def login(context: Root, request: Request) -> dict | Response:
             headers = remember(request, user.id, password_hash=user.password_hash,
                                persistent=bool(request.POST.get("remember")),
                                max_age=request.app_settings.session_max_age)
-            target = came_from or request.resource_url(context, "hosts")
+            target = came_from or request.resource_url(context["hosts"])
             return HTTPSeeOther(location=target, headers=headers)
-        error = LOGIN_FAILED
-        request.response.status = 400
+        error = request.localizer.translate(LOGIN_FAILED)
     return {"username": username, "came_from": came_from, "error": error}
 
 

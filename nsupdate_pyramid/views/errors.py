@@ -48,9 +48,11 @@ def not_found(request: Request) -> Response:
 
 @forbidden_view_config()
 def forbidden(request: Request) -> Response:
-    if _needs_login(request):
+    context = getattr(request, "context", None)
+    private = isinstance(context, PrivateResource)
+    if request.authenticated_userid is None and not (private and not context.login_required):
         return _login_redirect(request)
-    if isinstance(getattr(request, "context", None), PrivateResource):
+    if private:
         return _page("404", request, 404)
     return _page("403", request, 403)
 
