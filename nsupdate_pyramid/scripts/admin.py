@@ -6,6 +6,7 @@ Errors print one line to stderr and exit 1 (2 for usage errors); never a traceba
 from __future__ import annotations
 
 import argparse
+import configparser
 import getpass
 import sys
 from collections.abc import Sequence
@@ -14,7 +15,7 @@ from typing import Any
 from pyramid.i18n import TranslationString, make_localizer
 from pyramid.interfaces import ITranslationDirectories
 from pyramid.paster import bootstrap, setup_logging
-from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
+from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError, ProgrammingError
 
 from ..models import TSIG_ALGORITHMS
 from ..services import domains as domain_service
@@ -50,6 +51,9 @@ def build_parser() -> argparse.ArgumentParser:
     user_add.add_argument("--password", help="asked for when omitted and stdin is a terminal")
     user_add.add_argument("--admin", action="store_true", help="may use the admin pages")
     user_add.set_defaults(handler=cmd_user_add)
+    user_list = user.add_parser("list", help="print user names, one per line")
+    user_list.add_argument("--admins", action="store_true", help="only administrators")
+    user_list.set_defaults(handler=cmd_user_list)
 
     domain = commands.add_parser("domain", help="manage domains").add_subparsers(
         dest="action", required=True, metavar="ACTION")
@@ -114,6 +118,11 @@ def cmd_user_add(env: dict[str, Any], args: argparse.Namespace) -> None:
     print(f"created {'admin' if user.is_admin else 'user'} {user.username}")
 
 
+def cmd_user_list(env: dict[str, Any], args: argparse.Namespace) -> None:
+    for username in user_service.usernames(env["request"].dbsession, admins_only=args.admins):
+        print(username)
+
+
 def cmd_domain_add(env: dict[str, Any], args: argparse.Namespace) -> None:
     settings = env["registry"]["nsupdate.settings"]
     backend = args.backend or settings.default_backend
@@ -162,6 +171,12 @@ def _message(env: dict[str, Any] | None, error: Exception) -> str:
     return text
 
 
+def _fail(message: str) -> None:
+    """Print ``message`` as the one stderr line: driver messages (PostgreSQL's LINE/DETAIL/HINT
+    parts, connection hints) span several lines, and tools read only one."""
+    print(" ".join(f"nsupdate-admin: {message}".split()), file=sys.stderr)
+
+
 def run(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     env = None
@@ -171,17 +186,22 @@ def run(argv: Sequence[str] | None = None) -> int:
             args.handler(env, args)
         return 0
     except (CommandError, ServiceError, NotFound) as error:
-        print(f"nsupdate-admin: error: {_message(env, error)}", file=sys.stderr)
+        _fail(f"error: {_message(env, error)}")
     except SettingsError as error:
-        print(f"nsupdate-admin: configuration error: {error}", file=sys.stderr)
+        _fail(f"configuration error: {error}")
+    except ArgumentError as error:  # e.g. sqlalchemy.url is not a URL, or names no known dialect
+        _fail(f"configuration error: {error}")
     except IntegrityError as error:
-        print(f"nsupdate-admin: error: the database refused the change ({error.orig})",
-              file=sys.stderr)
+        _fail(f"error: the database refused the change ({error.orig})")
     except (OperationalError, ProgrammingError) as error:
-        print(f"nsupdate-admin: database error: {error.orig} (did you run "
-              f"'alembic -c {args.config_uri} upgrade head'?)", file=sys.stderr)
-    except (FileNotFoundError, LookupError) as error:
-        print(f"nsupdate-admin: cannot load {args.config_uri}: {error}", file=sys.stderr)
+        # The first line only: PostgreSQL goes on with the statement and a caret under it.
+        reason = (str(error.orig).strip().splitlines() or [type(error.orig).__name__])[0]
+        _fail(f"database error: {reason} (did you run "
+              f"'alembic -c {args.config_uri} upgrade head'?)")
+    # OSError: missing or unreadable file; configparser.Error: not an ini file; LookupError: no
+    # [app:main] or a missing key; ImportError: ``use = egg:`` names no installed package.
+    except (OSError, configparser.Error, LookupError, ImportError) as error:
+        _fail(f"cannot load {args.config_uri}: {error}")
     return EXIT_ERROR
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import functools
 import hashlib
 import hmac
 
@@ -10,8 +11,15 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 _hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
-# Verifying against this when the user does not exist costs the same time as a real check.
-_DUMMY_HASH = _hasher.hash("not a password of anyone")
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Verifying against this when the user does not exist costs the same time as a real check.
+
+    Made on first use: hashing at import would slow every start-up (the CLI's too).
+    """
+    return _hasher.hash("not a password of anyone")
 
 
 def hash_password(password: str) -> str:
@@ -56,7 +64,7 @@ def verify_password(encoded: str | None, password: str) -> bool:
 
 def _dummy_check(password: str) -> None:
     with contextlib.suppress(VerificationError):
-        _hasher.verify(_DUMMY_HASH, password + "\0")
+        _hasher.verify(_dummy_hash(), password + "\0")
 
 
 def dummy_verify(password: str) -> None:

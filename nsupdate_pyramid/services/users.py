@@ -16,6 +16,13 @@ def get_user_by_username(dbsession: Session, username: str) -> User | None:
         select(User).where(func.lower(User.username) == username.strip().lower())).one_or_none()
 
 
+def usernames(dbsession: Session, *, admins_only: bool = False) -> list[str]:
+    query = select(User.username).order_by(func.lower(User.username))
+    if admins_only:
+        query = query.where(User.is_admin.is_(True))
+    return list(dbsession.scalars(query))
+
+
 def create_user(dbsession: Session, username: str, email: str, password: str, *,
                 is_admin: bool = False, is_active: bool = True, language: str = "") -> User:
     username = check_username(username)
