@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV ?= .venv
 INI ?= development.ini
 BIN := $(VENV)/bin
+# Pyramid 2.1 still imports pkg_resources; its deprecation warning only confuses operators.
+export PYTHONWARNINGS := ignore:pkg_resources is deprecated:UserWarning
 # Debian packages the test suite starts real servers from.
 TEST_PACKAGES := bind9 bind9-dnsutils postgresql
 
