@@ -16,7 +16,7 @@ __version__ = "0.1.0.dev0"
 def includeme(config: Configurator) -> None:
     """Everything the app is made of; tests include this and add their own views on top."""
     for name in (".settings", ".models", ".security", ".i18n", ".tweens", ".templating",
-                 ".dns", ".resources", ".views"):
+                 ".dns", ".resources", ".api", ".views"):
         config.include(name)
     config.scan(ignore=[".scripts"])
 

@@ -144,6 +144,16 @@ def _backends(value: str) -> Mapping[str, str]:
     return MappingProxyType(backends)
 
 
+def _regexes(value: str) -> tuple[str, ...]:
+    patterns = _lines(value)
+    for pattern in patterns:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise ValueError(f"{pattern!r} is not a regular expression ({exc})") from None
+    return patterns
+
+
 def _language_list(value: str) -> tuple[str, ...]:
     languages = _words(value)
     for code in languages:
@@ -183,6 +193,13 @@ class AppSettings:
     default_language: str = _opt(_text, "en")
     session_max_age: int = _opt(_int_between(60, 400 * 86400), "36000")
     custom_templates: str = _opt(_text, "")
+    host_blacklist: tuple[str, ...] = _opt(_regexes, "")
+    api_auth_max_failures: int = _opt(_int_between(0, 1_000_000), "10")
+    api_auth_lockout: int = _opt(_int_between(1, 30 * 86400), "300")
+    dns_breaker_failures: int = _opt(_int_between(0, 1000), "2")
+    dns_breaker_pause: int = _opt(_int_between(1, 86400), "30")
+    services_timeout: float = _opt(_float_between(0.5, 120.0), "10")
+    services_workers: int = _opt(_int_between(1, 64), "4")
     session_secret: str = _opt(_secret, "", key="session.secret")
     dns_backends: Mapping[str, str] = _opt(_backends, "", key="dns.backends")
 

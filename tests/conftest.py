@@ -27,6 +27,7 @@ from nsupdate_pyramid.services import hosts as host_service
 from nsupdate_pyramid.services import users as user_service
 
 pytest_plugins = ["tests.fixtures.bind", "tests.fixtures.postgres"]
+pytest_plugins += ["tests.fixtures.dyndns2"]
 
 ROOT = Path(__file__).resolve().parent.parent
 ENGINES = ["sqlite", "postgresql"]
@@ -38,6 +39,11 @@ BASE_SETTINGS: dict[str, str] = {
     "dns.backends": "memory = nsupdate_pyramid.dns.memory:MemoryBackend",
     "nsupdate.default_backend": "memory",
     "retry.attempts": "1",
+    # Protection lists the API tests exercise; harmless for everything else.
+    "nsupdate.bad_hosts": "bad.example.org",
+    "nsupdate.bad_agents": "EvilAgent/1.0",
+    "nsupdate.bad_ips": "198.18.0.0/15",
+    "nsupdate.trusted_proxies": "10.9.9.9/32",
 }
 
 

@@ -52,6 +52,9 @@ class Host(Base):
     # What we last published successfully: answers nochg without asking DNS.
     published_ipv4: Mapped[str] = mapped_column(String(45), default="")
     published_ipv6: Mapped[str] = mapped_column(String(45), default="")
+    # The last prefix sent as a bare network address (FRITZ!Box style): drives related hosts only.
+    published_prefix_ipv4: Mapped[str] = mapped_column(String(45), default="")
+    published_prefix_ipv6: Mapped[str] = mapped_column(String(45), default="")
     netmask_ipv4: Mapped[int] = mapped_column(default=32)
     netmask_ipv6: Mapped[int] = mapped_column(default=64)
     lan_ip: Mapped[str] = mapped_column(String(45), default="")

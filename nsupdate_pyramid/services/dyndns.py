@@ -1,0 +1,449 @@
+"""The dyndns2 decision logic (DESIGN.md section 6), free of Pyramid.
+
+The hot path is one indexed SELECT of the host joined with its domain, one
+hash check, at most one DNS message per address and one UPDATE of the host
+row; ``nochg`` is decided from what we last published, without asking DNS.
+Counters are incremented in SQL (``x = x + 1``) so concurrent requests do not
+lose faults.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Row, bindparam, select, update
+from sqlalchemy.orm import Session
+
+from ..dns.errors import DNSBackendError
+from ..dns.zone import ZoneInfo
+from ..models import Domain, Host, RelatedHost
+from ..security import secrets
+from ..settings import AppSettings, normalize_fqdn
+from . import results
+from .addresses import BadAddress, is_network_address, is_usable, parse_address_list, rdtype_of
+from .breaker import CircuitBreaker
+from .ipaddr import IPAddress, parse_address
+from .related import BadInterfaceId, related_address
+
+log = logging.getLogger(__name__)
+
+# The one word answered when any address failed, most important first.
+FAILURE_PRIORITY = ("abuse", "badagent", "badauth", "notfqdn", "nohost", "dnserr")
+UPDATE, DELETE = "update", "delete"
+
+
+@dataclass(frozen=True)
+class Answer:
+    body: str
+    status: int = 200
+    challenge: bool = False  # send WWW-Authenticate: Basic
+
+
+BADAUTH = Answer("badauth", 401, challenge=True)
+ABUSE_FORBIDDEN = Answer("abuse", 403)
+
+HOST_QUERY = (
+    select(Host.id, Host.fqdn, Host.name, Host.owner_id, Host.update_secret_hash, Host.available,
+           Host.abuse, Host.abuse_blocked, Host.published_ipv4, Host.published_ipv6,
+           Host.published_prefix_ipv4, Host.published_prefix_ipv6, Host.netmask_ipv4,
+           Host.netmask_ipv6, Host.recent_auth_failures, Host.last_auth_failure, Host.domain_id,
+           Domain.name.label("domain_name"), Domain.backend, Domain.nameserver_ip,
+           Domain.nameserver2_ip, Domain.nameserver_port, Domain.tsig_key_name,
+           Domain.tsig_algorithm, Domain.tsig_secret, Domain.ttl.label("domain_ttl"))
+    .join(Domain, Host.domain_id == Domain.id)
+    .where(Host.fqdn == bindparam("fqdn"))
+)
+
+
+RELATED_QUERY = (
+    select(RelatedHost.name, RelatedHost.interface_id_ipv4, RelatedHost.interface_id_ipv6)
+    .where(RelatedHost.host_id == bindparam("host_id"), RelatedHost.available.is_(True))
+    .order_by(RelatedHost.name)
+)
+
+
+def load_host(dbsession: Session, fqdn: str) -> Row[Any] | None:
+    """The host and what we need of its domain, by its (normalised) fqdn: one indexed query."""
+    return dbsession.execute(HOST_QUERY, {"fqdn": fqdn}).one_or_none()
+
+
+def zone_of(host: Row[Any], default_ttl: int) -> ZoneInfo:
+    return ZoneInfo(
+        name=host.domain_name, nameserver=host.nameserver_ip, nameserver2=host.nameserver2_ip,
+        port=host.nameserver_port, tsig_key_name=host.tsig_key_name,
+        tsig_algorithm=host.tsig_algorithm, tsig_secret=host.tsig_secret,
+        ttl=host.domain_ttl or default_ttl)
+
+
+@dataclass
+class UpdateEnv:
+    """What one API request needs besides its parameters."""
+
+    dbsession: Session
+    settings: AppSettings
+    backend_for: Callable[[str], Any]
+    breaker: CircuitBreaker
+    now: datetime
+    tls: bool
+    client_address: str
+    # Called after each successful update with the host and the address (related hosts,
+    # third-party services); never changes the answer.
+    after_update: Callable[[Row[Any], IPAddress, bool], None] | None = None
+
+
+@dataclass
+class HostChanges:
+    """Column values and counter increments, written with one UPDATE at the end."""
+
+    host_id: int
+    values: dict[str, Any] = field(default_factory=dict)
+    increments: dict[str, int] = field(default_factory=dict)
+
+    def add(self, counter: str, amount: int = 1) -> None:
+        self.increments[counter] = self.increments.get(counter, 0) + amount
+
+    def save(self, dbsession: Session) -> None:
+        if not self.values and not self.increments:
+            return
+        values: dict[str, Any] = dict(self.values)
+        for counter, amount in self.increments.items():
+            values[counter] = getattr(Host, counter) + amount
+        dbsession.execute(update(Host).where(Host.id == self.host_id).values(**values))
+
+
+@dataclass(frozen=True)
+class Outcome:
+    word: str  # good, nochg, deleted or a failure word
+    value: str = ""  # the address (good/nochg) or record type (deleted)
+
+
+def parse_basic_auth(header: str | None) -> tuple[str, str] | None:
+    """(user, password) from ``Authorization: Basic ...``; None when missing or broken."""
+    import base64
+    import binascii
+
+    if not header:
+        return None
+    scheme, _, payload = header.strip().partition(" ")
+    if scheme.lower() != "basic" or not payload.strip():
+        return None
+    try:
+        decoded = base64.b64decode(payload.strip(), validate=False).decode("utf-8", "replace")
+    except (binascii.Error, ValueError):
+        return None
+    user, sep, password = decoded.partition(":")
+    if not sep:
+        return None
+    return user, password
+
+
+def combine(outcomes: list[Outcome]) -> Answer:
+    """One word if any address failed; else ``good a,b`` / ``nochg a,b`` / ``deleted A,AAAA``;
+    mixed successes: one line each, good lines first, then nochg, then deleted."""
+    words = [outcome.word for outcome in outcomes]
+    for word in FAILURE_PRIORITY:
+        if word in words:
+            return Answer(word)
+    if len(set(words)) == 1:
+        return Answer(f"{words[0]} {','.join(outcome.value for outcome in outcomes)}")
+    lines = [f"{outcome.word} {outcome.value}" for kind in ("good", "nochg", "deleted")
+             for outcome in outcomes if outcome.word == kind]
+    return Answer("\n".join(lines))
+
+
+class HostUpdater:
+    """Applies one request's addresses to one authenticated host."""
+
+    def __init__(self, env: UpdateEnv, host: Row[Any], changes: HostChanges) -> None:
+        self.env = env
+        self.host = host
+        self.changes = changes
+        self.fqdn = host.fqdn
+        self.zone = zone_of(host, env.settings.default_ttl)
+        # What this request has published so far (a later address of the same family wins).
+        self.published = {4: host.published_ipv4, 6: host.published_ipv6}
+        self.prefixes = {4: host.published_prefix_ipv4, 6: host.published_prefix_ipv6}
+
+    def _stamp(self, message: str) -> str:
+        return results.stamp(self.env.now, message)
+
+    def client_message(self, message: str, *, fault: bool) -> None:
+        self.changes.values["client_result_msg"] = self._stamp(message)
+        if fault:
+            self.changes.add("client_faults")
+
+    def server_fault(self, message: str) -> None:
+        self.changes.values["server_result_msg"] = self._stamp(message)
+        self.changes.add("server_faults")
+
+    def run(self, params: Mapping[str, str], mode: str) -> Answer:
+        try:
+            addresses = parse_address_list(params)
+        except BadAddress as bad:
+            self.client_message(results.bad_ip(self.fqdn, bad.value), fault=True)
+            return Answer("dnserr")
+        if not addresses:
+            try:
+                addresses = [parse_address(self.env.client_address)]
+            except ValueError:
+                self.client_message(results.bad_ip(self.fqdn, self.env.client_address), fault=True)
+                return Answer("dnserr")
+        handle = self.update_address if mode == UPDATE else self.delete_address
+        return combine([handle(address) for address in addresses])
+
+    def _gate(self, action: str) -> Outcome | None:
+        if self.host.abuse or self.host.abuse_blocked:
+            self.client_message(results.abusive(self.fqdn, action), fault=False)
+            return Outcome("abuse")
+        if not self.host.available:
+            self.client_message(results.unavailable(self.fqdn, action), fault=False)
+            return Outcome("nohost")
+        return None
+
+    def _breaker_open(self, action: str, address: str) -> bool:
+        reason = self.env.breaker.blocked(self.host.domain_id)
+        if reason is None:
+            return False
+        detail = f"nameserver paused after repeated failures: {reason}"
+        self.server_fault(results.dns_error(self.fqdn, action, detail, address, self.env.tls))
+        return True
+
+    def _dns(self, action: str, address: str, call: Callable[[], Any]) -> bool:
+        """Run one backend call; record a server fault and feed the breaker when it fails."""
+        try:
+            call()
+        except DNSBackendError as error:
+            log.warning("%s: %s failed: %s", self.fqdn, action, error.message)
+            self.server_fault(results.dns_error(self.fqdn, action, error.message, address,
+                                                self.env.tls))
+            if error.trips_breaker:
+                self.env.breaker.failure(self.host.domain_id, error.message)
+            return False
+        self.env.breaker.success(self.host.domain_id)
+        return True
+
+    def backend(self) -> Any:
+        return self.env.backend_for(self.host.backend)
+
+    def update_address(self, address: IPAddress) -> Outcome:
+        gate = self._gate(UPDATE)
+        if gate is not None:
+            return gate
+        text, family, tls = str(address), address.version, self.env.tls
+        if not is_usable(address):
+            self.client_message(results.bad_ip(self.fqdn, text), fault=True)
+            return Outcome("dnserr")
+        if any(address in network for network in self.env.settings.bad_ips):
+            return self._blacklisted(text)
+        netmask = self.host.netmask_ipv4 if family == 4 else self.host.netmask_ipv6
+        if is_network_address(address, netmask):
+            return self._prefix(address)
+        if self.published[family] == text and not self.env.settings.nochg_verify_dns:
+            self.client_message(results.no_change(self.fqdn, text, tls), fault=True)
+            return Outcome("nochg", text)
+        rdtype = rdtype_of(address)
+        if self.env.settings.nochg_verify_dns and self._dns_has(rdtype, text):
+            self.published[family] = text
+            self.changes.values[f"published_ipv{family}"] = text
+            self.client_message(results.no_change(self.fqdn, text, tls), fault=True)
+            return Outcome("nochg", text)
+        if self._breaker_open(UPDATE, text):
+            return Outcome("dnserr")
+        if not self._dns(UPDATE, text, lambda: self.backend().update(
+                self.zone, self.host.name, rdtype, [text], self.zone.ttl)):
+            # Whatever DNS holds now is unknown: make sure the next update is sent.
+            self.published[family] = ""
+            self.changes.values[f"published_ipv{family}"] = ""
+            return Outcome("dnserr")
+        self.published[family] = text
+        self.changes.values.update({
+            f"published_ipv{family}": text,
+            f"last_update_ipv{family}": self.env.now,
+            f"tls_update_ipv{family}": tls,
+        })
+        self.client_message(results.good(self.fqdn, text, tls), fault=False)
+        self.update_related(address)
+        if self.env.after_update is not None:
+            self.env.after_update(self.host, address, False)
+        return Outcome("good", text)
+
+    def _dns_has(self, rdtype: str, text: str) -> bool:
+        try:
+            return self.backend().query(self.zone, self.host.name, rdtype) == [text]
+        except DNSBackendError as error:
+            log.warning("%s: query failed: %s", self.fqdn, error.message)
+            return False
+
+    def _prefix(self, network: IPAddress) -> Outcome:
+        """A bare network address: related hosts follow it, the host's own record stays."""
+        text, family, tls = str(network), network.version, self.env.tls
+        if self.prefixes[family] == text:
+            self.client_message(results.no_change(self.fqdn, text, tls), fault=True)
+            return Outcome("nochg", text)
+        self.prefixes[family] = text
+        self.changes.values[f"published_prefix_ipv{family}"] = text
+        self.client_message(results.prefix(self.fqdn, text, tls), fault=False)
+        self.update_related(network)
+        return Outcome("good", text)
+
+    def update_related(self, address: IPAddress) -> None:
+        """Point the related hosts into the new prefix; failures are faults, not answers."""
+        family = address.version
+        netmask = self.host.netmask_ipv4 if family == 4 else self.host.netmask_ipv6
+        rdtype = rdtype_of(address)
+        rows = self.env.dbsession.execute(RELATED_QUERY, {"host_id": self.host.id}).all()
+        for row in rows:
+            interface_id = row.interface_id_ipv4 if family == 4 else row.interface_id_ipv6
+            name = f"{row.name}.{self.host.name}"
+            backend, zone = self.backend(), self.zone
+            try:
+                if not interface_id.strip():
+                    backend.delete(zone, name, rdtype)
+                    continue
+                target = str(related_address(address, netmask, interface_id))
+                backend.update(zone, name, rdtype, [target], zone.ttl)
+            except BadInterfaceId as error:
+                log.warning("%s: related host %s skipped: %s", self.fqdn, name, error)
+            except DNSBackendError as error:
+                log.warning("%s: related host %s: %s", self.fqdn, name, error.message)
+                self.server_fault(results.related_dns_error(f"{name}.{self.zone.name}", UPDATE,
+                                                            error.message))
+
+    def _blacklisted(self, text: str) -> Outcome:
+        self.changes.values.update({"abuse": True, "abuse_blocked": True,
+                                    "published_ipv4": "", "published_ipv6": ""})
+        self.client_message(results.blacklisted_ip(self.fqdn, text), fault=True)
+        for rdtype in ("A", "AAAA"):  # an abusive host must not keep pointing anywhere
+            self._dns(DELETE, text, lambda rdtype=rdtype: self.backend().delete(
+                self.zone, self.host.name, rdtype))
+        return Outcome("abuse")
+
+    def delete_address(self, address: IPAddress) -> Outcome:
+        """The address only selects the family whose record goes."""
+        gate = self._gate(DELETE)
+        if gate is not None:
+            return gate
+        rdtype, family, text = rdtype_of(address), address.version, str(address)
+        if self._breaker_open(DELETE, text):
+            return Outcome("dnserr")
+        if not self._dns(DELETE, text, lambda: self.backend().delete(
+                self.zone, self.host.name, rdtype)):
+            return Outcome("dnserr")
+        self.published[family] = ""
+        self.changes.values.update({
+            f"published_ipv{family}": "",
+            f"last_update_ipv{family}": self.env.now,
+            f"tls_update_ipv{family}": self.env.tls,
+        })
+        self.client_message(results.deleted(self.fqdn, rdtype, self.env.tls), fault=False)
+        return Outcome("deleted", rdtype)
+
+
+def _locked_out(host: Row[Any], settings: AppSettings, now: datetime) -> bool:
+    limit = settings.api_auth_max_failures
+    if limit <= 0 or host.recent_auth_failures < limit or host.last_auth_failure is None:
+        return False
+    return now - host.last_auth_failure < timedelta(seconds=settings.api_auth_lockout)
+
+
+def _auth_failure(env: UpdateEnv, host: Row[Any]) -> None:
+    changes = HostChanges(host.id)
+    quiet = timedelta(seconds=env.settings.api_auth_lockout)
+    if host.last_auth_failure is not None and env.now - host.last_auth_failure >= quiet:
+        changes.values["recent_auth_failures"] = 1  # a new window starts
+    else:
+        changes.add("recent_auth_failures")
+    changes.add("api_auth_faults")
+    changes.values["last_auth_failure"] = env.now
+    changes.values["api_auth_result_msg"] = results.stamp(env.now, results.auth_failure(host.fqdn))
+    changes.save(env.dbsession)
+
+
+def handle_basic_auth_request(env: UpdateEnv, params: Mapping[str, str], authorization: str | None,
+                              user_agent: str | None, mode: str) -> Answer:
+    """``/nic/update`` and ``/nic/delete``: checks in the order of DESIGN.md section 6."""
+    settings = env.settings
+    hostname = params.get("hostname")
+    if hostname is not None and normalize_fqdn(hostname) in settings.bad_hosts:
+        return ABUSE_FORBIDDEN
+    credentials = parse_basic_auth(authorization)
+    if credentials is None:
+        return BADAUTH
+    fqdn = normalize_fqdn(credentials[0])
+    if "." not in fqdn:
+        return Answer("notfqdn")
+    if fqdn in settings.bad_hosts:
+        return ABUSE_FORBIDDEN
+    host = load_host(env.dbsession, fqdn)
+    if host is None:
+        secrets.verify_secret(None, credentials[1])  # the same work as for a real host
+        return BADAUTH
+    if _locked_out(host, settings, env.now):
+        return BADAUTH
+    if not secrets.verify_secret(host.update_secret_hash, credentials[1]):
+        _auth_failure(env, host)
+        return BADAUTH
+    changes = HostChanges(host.id)
+    changes.values["last_seen"] = env.now
+    changes.values["api_auth_result_msg"] = results.stamp(env.now, results.auth_success(fqdn))
+    if host.recent_auth_failures:
+        changes.values["recent_auth_failures"] = 0
+    if secrets.needs_rehash(host.update_secret_hash):
+        changes.values["update_secret_hash"] = secrets.hash_secret(credentials[1])
+    try:
+        return _authenticated(env, host, changes, params, hostname, user_agent, mode)
+    finally:
+        changes.save(env.dbsession)
+
+
+def _authenticated(env: UpdateEnv, host: Row[Any], changes: HostChanges, params: Mapping[str, str],
+                   hostname: str | None, user_agent: str | None, mode: str) -> Answer:
+    updater = HostUpdater(env, host, changes)
+    if hostname is not None and normalize_fqdn(hostname) != host.fqdn:
+        updater.client_message(results.wrong_host(hostname, host.fqdn), fault=True)
+        return Answer("notfqdn" if "." not in hostname else "nohost")
+    agent = user_agent if user_agent is not None else "unknown"
+    if agent in env.settings.bad_agents:
+        updater.client_message(results.bad_agent(host.fqdn, agent), fault=True)
+        return Answer("badagent")
+    return updater.run(params, mode)
+
+
+def handle_owner_request(env: UpdateEnv, params: Mapping[str, str], user_id: int,
+                         mode: str) -> Answer:
+    """``/nic/update_authorized`` and ``/nic/delete_authorized``: the logged-in owner's hosts only."""
+    hostname = params.get("hostname")
+    if not hostname:
+        return Answer("nohost")
+    host = load_host(env.dbsession, normalize_fqdn(hostname))
+    if host is None or host.owner_id != user_id:
+        return Answer("nohost")
+    changes = HostChanges(host.id)
+    try:
+        return HostUpdater(env, host, changes).run(params, mode)
+    finally:
+        changes.save(env.dbsession)
+
+
+def handle_key_request(env: UpdateEnv, fqdn: str, key: str, params: Mapping[str, str]) -> Answer:
+    """django-dynamic-dns's ``POST /dynamicdns/update/<fqdn>/`` with ``key`` and optional ``ip``."""
+    host = load_host(env.dbsession, normalize_fqdn(fqdn))
+    if host is None:
+        secrets.verify_secret(None, key)
+        return BADAUTH
+    if _locked_out(host, env.settings, env.now):
+        return BADAUTH
+    if not secrets.verify_secret(host.update_secret_hash, key):
+        _auth_failure(env, host)
+        return BADAUTH
+    changes = HostChanges(host.id)
+    changes.values["last_seen"] = env.now
+    if host.recent_auth_failures:
+        changes.values["recent_auth_failures"] = 0
+    try:
+        return HostUpdater(env, host, changes).run({"myip": params.get("ip", "")}, UPDATE)
+    finally:
+        changes.save(env.dbsession)
