@@ -28,6 +28,7 @@ from nsupdate_pyramid.services import users as user_service
 
 pytest_plugins = ["tests.fixtures.bind", "tests.fixtures.postgres"]
 pytest_plugins += ["tests.fixtures.dyndns2"]
+pytest_plugins += ["tests.fixtures.pdns", "tests.fixtures.knot"]
 
 ROOT = Path(__file__).resolve().parent.parent
 ENGINES = ["sqlite", "postgresql"]
@@ -36,7 +37,9 @@ PASSWORD = "correct horse battery staple"
 BASE_SETTINGS: dict[str, str] = {
     "session.secret": "test-secret-" + "x" * 40,
     "nsupdate.service_name": "nsupdate test",
-    "dns.backends": "memory = nsupdate_pyramid.dns.memory:MemoryBackend",
+    "dns.backends": "memory = nsupdate_pyramid.dns.memory:MemoryBackend\n"
+                    "rfc2136 = nsupdate_pyramid.dns.rfc2136:RFC2136Backend",
+    "dns.backend.rfc2136.timeout": "2",
     "nsupdate.default_backend": "memory",
     "retry.attempts": "1",
     # Protection lists the API tests exercise; harmless for everything else.
