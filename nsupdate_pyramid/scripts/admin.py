@@ -138,8 +138,10 @@ def cmd_domain_add(env: dict[str, Any], args: argparse.Namespace) -> None:
 
 
 def cmd_host_add(env: dict[str, Any], args: argparse.Namespace) -> None:
+    settings = env["registry"]["nsupdate.settings"]
     host, secret = host_service.create_host(env["request"].dbsession, args.fqdn,
-                                            _user(env, args.owner), secret=args.secret)
+                                            _user(env, args.owner), secret=args.secret,
+                                            blacklist=settings.host_blacklist)
     print(f"created host {host.fqdn}")
     print(secret)
 

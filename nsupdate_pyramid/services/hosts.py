@@ -37,8 +37,9 @@ def split_fqdn(dbsession: Session, fqdn: str) -> tuple[str, Domain]:
     return label, domain
 
 
-def is_blacklisted(dbsession: Session, label: str) -> bool:
-    patterns = dbsession.scalars(select(BlacklistedHost.name_re)).all()
+def is_blacklisted(dbsession: Session, label: str, extra_patterns: tuple[str, ...] = ()) -> bool:
+    """Whether a pattern of the admins' table or of the ini matches anywhere in ``label``."""
+    patterns = [*extra_patterns, *dbsession.scalars(select(BlacklistedHost.name_re)).all()]
     for pattern in patterns:
         try:
             if re.search(pattern, label):
@@ -49,11 +50,14 @@ def is_blacklisted(dbsession: Session, label: str) -> bool:
 
 
 def create_host(dbsession: Session, fqdn: str, owner: User, *, secret: str | None = None,
-                comment: str = "") -> tuple[Host, str]:
-    """Create the host and return it with its update secret (only its hash is stored)."""
+                comment: str = "", blacklist: tuple[str, ...] = ()) -> tuple[Host, str]:
+    """Create the host and return it with its update secret (only its hash is stored).
+
+    ``blacklist``: the ini's ``nsupdate.host_blacklist`` patterns, checked with the table's.
+    """
     label, domain = split_fqdn(dbsession, fqdn)
     label = check_host_label(label)
-    if is_blacklisted(dbsession, label):
+    if is_blacklisted(dbsession, label, blacklist):
         raise InvalidValue(_("This host name is not allowed."))
     full = f"{label}.{domain.name}"
     if get_host_by_fqdn(dbsession, full) is not None:
