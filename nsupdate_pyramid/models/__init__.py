@@ -9,6 +9,7 @@ import transaction
 import zope.sqlalchemy
 from pyramid.config import Configurator
 from pyramid.request import Request
+from pyramid_retry import mark_error_retryable
 from sqlalchemy import engine_from_config, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, configure_mappers, sessionmaker
@@ -35,6 +36,11 @@ def _prepare_sqlite(engine: Engine) -> None:
 
     Foreign keys (and so ON DELETE) are off by default; pysqlite's own transaction
     handling breaks SAVEPOINTs, so we issue BEGIN ourselves (SQLAlchemy's recipe).
+    BEGIN IMMEDIATE takes the write lock up front: a transaction that reads a host
+    and then updates it would otherwise fail at once with "database is locked" when
+    another request wrote in between (WAL snapshots cannot be upgraded); this way it
+    waits (busy_timeout) instead. WAL with synchronous=NORMAL does not fsync on every
+    commit, which is what makes an update per request affordable.
     """
 
     @event.listens_for(engine, "connect")
@@ -45,11 +51,20 @@ def _prepare_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA busy_timeout = 5000")
         if engine.url.database not in (None, "", ":memory:"):
             cursor.execute("PRAGMA journal_mode = WAL")
+            cursor.execute("PRAGMA synchronous = NORMAL")
         cursor.close()
 
     @event.listens_for(engine, "begin")
     def on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN")
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    @event.listens_for(engine, "handle_error")
+    def on_error(context: Any) -> None:
+        # Should the lock still not come within busy_timeout, let pyramid_retry run the
+        # request again rather than answer with an error.
+        if context.sqlalchemy_exception is not None and \
+                "database is locked" in str(context.original_exception):
+            mark_error_retryable(context.sqlalchemy_exception)
 
 
 def get_engine(settings: Mapping[str, Any], prefix: str = "sqlalchemy.") -> Engine:
