@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 # Pyramid 2.1 still imports pkg_resources; its deprecation warning only confuses operators.
 export PYTHONWARNINGS := ignore:pkg_resources is deprecated:UserWarning
 # Debian packages the test suite starts real servers from.
-TEST_PACKAGES := bind9 bind9-dnsutils postgresql pdns-server pdns-backend-sqlite3 knot
+TEST_PACKAGES := bind9 bind9-dnsutils postgresql pdns-server pdns-backend-sqlite3 knot ddclient inadyn
 
 .PHONY: run test install install-test migrate catalogs lint admin-hint clean
 

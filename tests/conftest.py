@@ -29,6 +29,7 @@ from nsupdate_pyramid.services import users as user_service
 pytest_plugins = ["tests.fixtures.bind", "tests.fixtures.postgres"]
 pytest_plugins += ["tests.fixtures.dyndns2"]
 pytest_plugins += ["tests.fixtures.pdns", "tests.fixtures.knot"]
+pytest_plugins += ["tests.fixtures.live_app"]
 
 ROOT = Path(__file__).resolve().parent.parent
 ENGINES = ["sqlite", "postgresql"]

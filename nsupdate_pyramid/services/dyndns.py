@@ -55,6 +55,9 @@ HOST_QUERY = (
            Domain.tsig_algorithm, Domain.tsig_secret, Domain.ttl.label("domain_ttl"))
     .join(Domain, Host.domain_id == Domain.id)
     .where(Host.fqdn == bindparam("fqdn"))
+    # Two updates of one host must not interleave (DNS set by one, "published" by the other):
+    # lock the host row (not the domain's) until commit. SQLite serialises writers anyway.
+    .with_for_update(of=Host)
 )
 
 
