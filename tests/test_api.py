@@ -470,3 +470,21 @@ def test_services_are_told_after_the_answer(router: Router, dbsession: Any, app:
     assert router.update(myip="192.0.2.40").text == "nochg 192.0.2.40"  # nochg: nobody is told
     assert app.registry["nsupdate.thirdparty"].wait_idle(10)
     assert len(dyndns2_server.requests) == 1
+
+
+def test_post_reads_repeated_query_parameters_and_the_form(router: Router) -> None:
+    response = router.client.post("/nic/update?myip=192.0.2.51&myip=2001:db8::51", {"myip": "192.0.2.52"},
+                                   headers=basic(router.fqdn, router.secret))
+    # Every address of query and body counts; the later IPv4 one wins, as in a comma list.
+    assert response.text == "good 192.0.2.51,2001:db8::51,192.0.2.52"
+
+
+def test_broken_encodings_get_a_proper_answer(router: Router, client: AppClient) -> None:
+    assert client.get("/nic/update?%ff", expect_errors=True).text == "badauth"
+    assert router.update(myip="\ufffd").text == "dnserr"
+    raw = client.get("/nic/update?myip=%ff", headers=basic(router.fqdn, router.secret))
+    assert raw.text == "dnserr"
+    odd = client.post("/nic/update", b"myip=192.0.2.53", headers={
+        **basic(router.fqdn, router.secret), "Content-Type": "text/plain"})
+    assert odd.text == "good 192.0.2.7"  # a body that is not a form is ignored
+    assert client.post("/dynamicdns/update/%ff/", {"key": "x"}, expect_errors=True).status_int == 400

@@ -30,6 +30,7 @@ PUBLIC_VIEWS = {
     errors.forbidden,  # the 403/404/login-redirect page
     errors.bad_csrf,  # the "form expired" page
     errors.server_error,  # the friendly 500
+    errors.undecodable_url,  # 400 for a URL that is not UTF-8
     default_exceptionresponse_view,  # Pyramid's own renderer of HTTP exceptions
 }
 

@@ -5,13 +5,14 @@ import json
 import logging
 import uuid
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 from pyramid.csrf import check_csrf_token
 from pyramid.request import Request
 from pyramid.response import Response
 from pyramid.security import NO_PERMISSION_REQUIRED
 from pyramid.view import exception_view_config, view_config
+from webob.multidict import MultiDict
 
 from ..dns import find_backend
 from ..models import utcnow
@@ -42,13 +43,27 @@ def method_not_allowed(allowed: tuple[str, ...] = ALLOWED_METHODS) -> Response:
     return text("method not allowed", 405, Allow=", ".join(allowed))
 
 
-def _params(request: Request) -> Any:
-    """Query string and, for POST, the form body; the query string wins."""
+def _parse_pairs(data: str) -> list[tuple[str, str]]:
+    return parse_qsl(data, keep_blank_values=True, encoding="utf-8", errors="replace")
+
+
+def _params(request: Request) -> MultiDict:
+    """Query string, then (POST) the form body; ``get`` finds the query string's value first.
+
+    Routers send all kinds of broken encodings: undecodable bytes become U+FFFD (so they
+    fail validation with a proper answer) instead of raising, and a body that is not a
+    form is ignored.
+    """
+    params = MultiDict(_parse_pairs(request.environ.get("QUERY_STRING", "")))
     if request.method == "POST":
-        merged = request.POST.copy()
-        merged.update(request.GET)
-        return merged
-    return request.GET
+        if request.content_type == "application/x-www-form-urlencoded":
+            params.extend(_parse_pairs(request.body.decode("utf-8", "replace")))
+        elif request.content_type == "multipart/form-data":
+            try:
+                params.extend((k, v) for k, v in request.POST.items() if isinstance(v, str))
+            except (ValueError, UnicodeDecodeError, DeprecationWarning):
+                log.info("ignoring an unreadable multipart body on %s", request.path_info)
+    return params
 
 
 def _env(request: Request) -> dyndns.UpdateEnv:
@@ -128,8 +143,9 @@ def dynamicdns_update(request: Request) -> Response:
     """django-dynamic-dns compatible: ``POST key=SECRET[&ip=ADDRESS]`` to the host's URL."""
     if request.method != "POST":
         return method_not_allowed(("POST",))
-    key = request.POST.get("key", "")
-    answer = dyndns.handle_key_request(_env(request), request.matchdict["fqdn"], key, request.POST)
+    params = _params(request)
+    answer = dyndns.handle_key_request(_env(request), request.matchdict["fqdn"],
+                                       params.get("key", ""), params)
     return answer_response(request, answer)
 
 

@@ -9,6 +9,7 @@ lose faults.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -68,8 +69,15 @@ RELATED_QUERY = (
 )
 
 
+# What a stored fqdn can look like; anything else cannot name a host (and a NUL would even
+# make PostgreSQL refuse the query), so it is not looked up at all.
+PLAUSIBLE_FQDN = re.compile(r"^[a-z0-9_.-]{1,253}$")
+
+
 def load_host(dbsession: Session, fqdn: str) -> Row[Any] | None:
     """The host and what we need of its domain, by its (normalised) fqdn: one indexed query."""
+    if not PLAUSIBLE_FQDN.match(fqdn):
+        return None
     return dbsession.execute(HOST_QUERY, {"fqdn": fqdn}).one_or_none()
 
 

@@ -7,8 +7,12 @@ from datetime import datetime
 MAX_LENGTH = 255
 
 
+# Control characters (a NUL even breaks PostgreSQL text) never reach the stored message.
+_CONTROL = dict.fromkeys(range(32), "?")
+
+
 def stamp(now: datetime, message: str) -> str:
-    return f"{now:%Y-%m-%d %H:%M:%S} {message}"[:MAX_LENGTH]
+    return f"{now:%Y-%m-%d %H:%M:%S} {message.translate(_CONTROL)}"[:MAX_LENGTH]
 
 
 def flag(value: bool) -> str:

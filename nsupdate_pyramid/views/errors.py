@@ -5,7 +5,7 @@ import logging
 import uuid
 from urllib.parse import urlencode
 
-from pyramid.exceptions import BadCSRFToken
+from pyramid.exceptions import BadCSRFToken, URLDecodeError
 from pyramid.httpexceptions import HTTPSeeOther
 from pyramid.location import lineage
 from pyramid.renderers import render_to_response
@@ -62,12 +62,20 @@ def bad_csrf(request: Request) -> Response:
     return _page("400-csrf", request, 400)
 
 
+@exception_view_config(URLDecodeError)
+def undecodable_url(request: Request) -> Response:
+    """A path that is not UTF-8 cannot name anything here: a plain 400, not a 500."""
+    return Response("bad request: the URL is not valid UTF-8", status=400,
+                    content_type="text/plain", charset="utf-8")
+
+
 @exception_view_config(Exception)
 def server_error(exc: Exception, request: Request) -> Response:
     """Log with an id the user can quote; render without touching the database."""
     incident = uuid.uuid4().hex[:12]
-    log.error("unhandled error %s on %s %s", incident, request.method, request.path_qs,
-              exc_info=exc)
+    # The raw WSGI path: request.path_qs itself fails on an undecodable URL.
+    log.error("unhandled error %s on %s %r", incident, request.method,
+              request.environ.get("PATH_INFO", ""), exc_info=exc)
     try:
         return _page("500", request, 500, incident=incident)
     except Exception:
