@@ -14,7 +14,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-import requests
 from sqlalchemy import and_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -51,6 +50,8 @@ def calls_for(dbsession: Session, host_id: int, address: IPAddress) -> list[Serv
 
 
 def _result_text(call: ServiceCall, timeout: float) -> str:
+    import requests  # here, not at start-up: most processes never forward (4 MiB less)
+
     try:
         response = requests.get(call.url, params={"hostname": call.hostname, "myip": call.address},
                                 auth=(call.username, call.password), timeout=timeout,
