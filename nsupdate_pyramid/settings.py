@@ -198,6 +198,7 @@ class AppSettings:
     api_auth_lockout: int = _opt(_int_between(1, 30 * 86400), "300")
     dns_breaker_failures: int = _opt(_int_between(0, 1000), "2")
     dns_breaker_pause: int = _opt(_int_between(1, 86400), "30")
+    bookkeeping_interval: float = _opt(_float_between(0.0, 60.0), "0.5")
     services_timeout: float = _opt(_float_between(0.5, 120.0), "10")
     services_workers: int = _opt(_int_between(1, 64), "4")
     session_secret: str = _opt(_secret, "", key="session.secret")

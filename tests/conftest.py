@@ -48,6 +48,8 @@ BASE_SETTINGS: dict[str, str] = {
     "nsupdate.bad_agents": "EvilAgent/1.0",
     "nsupdate.bad_ips": "198.18.0.0/15",
     "nsupdate.trusted_proxies": "10.9.9.9/32",
+    # Bookkeeping written at once, inside the test's transaction (test_bookkeeping covers batches).
+    "nsupdate.bookkeeping_interval": "0",
 }
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 from pyramid.csrf import check_csrf_token
@@ -17,7 +16,7 @@ from webob.multidict import MultiDict
 from ..dns import find_backend
 from ..models import utcnow
 from ..services import dyndns, thirdparty
-from ..services.ipaddr import IPAddress, client_address, parse_address, request_uses_tls
+from ..services.ipaddr import client_address, parse_address, request_uses_tls
 
 log = logging.getLogger(__name__)
 ALLOWED_METHODS = ("GET", "POST")
@@ -67,28 +66,21 @@ def _params(request: Request) -> MultiDict:
 
 
 def _env(request: Request) -> dyndns.UpdateEnv:
-    def after_update(host: Any, address: IPAddress, is_prefix: bool) -> None:
-        calls = thirdparty.calls_for(request.dbsession, host.id, address)
-        if not calls:
-            return
-        forwarder = request.registry["nsupdate.thirdparty"]
-        factory = request.registry["dbsession_factory"]
+    registry = request.registry
+    forwarder = registry["nsupdate.thirdparty"]
 
-        def submit(committed: bool) -> None:
-            if committed:
-                forwarder.submit(calls, factory)
-
-        request.tm.get().addAfterCommitHook(submit)
+    def forward(calls: list[thirdparty.ServiceCall]) -> None:
+        forwarder.submit(calls, registry["dbsession_factory"])
 
     return dyndns.UpdateEnv(
-        dbsession=request.dbsession,
+        store=registry["nsupdate.hoststore"],
         settings=request.app_settings,
         backend_for=lambda name: find_backend(request, name),
-        breaker=request.registry["nsupdate.breaker"],
+        breaker=registry["nsupdate.breaker"],
         now=utcnow(),
         tls=request_uses_tls(request),
         client_address=client_address(request),
-        after_update=after_update,
+        forward=forward,
     )
 
 

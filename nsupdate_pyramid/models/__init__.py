@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, configure_mappers, sessionmaker
 from .blacklist import BlacklistedHost
 from .domain import TSIG_ALGORITHMS, Domain
 from .host import Host, RelatedHost
-from .meta import Base, utcnow
+from .meta import SQLITE_BEGIN, Base, utcnow
 from .service import Service, ServiceConfig
 from .user import RemoteLogin, User
 from .zone import Record, Zone
@@ -56,7 +56,7 @@ def _prepare_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        connection.exec_driver_sql(SQLITE_BEGIN.get())
 
     @event.listens_for(engine, "handle_error")
     def on_error(context: Any) -> None:
@@ -106,6 +106,7 @@ def includeme(config: Configurator) -> None:
     settings.setdefault("tm.manager_hook", "pyramid_tm.explicit_manager")
     # Otherwise pyramid_tm loads the identity on every request, /nic/update included.
     settings.setdefault("tm.annotate_user", "false")
+    settings.setdefault("tm.activate_hook", "nsupdate_pyramid.api.tm_activate")
     config.include("pyramid_tm")
     config.include("pyramid_retry")
     engine = get_engine(settings)

@@ -1,6 +1,7 @@
 """Declarative base with a naming convention, so alembic names constraints stably."""
 from __future__ import annotations
 
+from contextvars import ContextVar
 from datetime import datetime, timezone
 
 from sqlalchemy import DateTime, MetaData, TypeDecorator
@@ -34,6 +35,11 @@ class UTCDateTime(TypeDecorator):
         if value.tzinfo is None:
             return value.replace(tzinfo=timezone.utc)
         return value.astimezone(timezone.utc)
+
+
+#: SQLite only: how the next transaction begins. BEGIN IMMEDIATE (the default) takes the write
+#: lock at once; the update API's plain reads set "BEGIN" and need no lock.
+SQLITE_BEGIN: ContextVar[str] = ContextVar("sqlite_begin", default="BEGIN IMMEDIATE")
 
 
 def utcnow() -> datetime:

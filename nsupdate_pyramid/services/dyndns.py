@@ -15,19 +15,21 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, bindparam, select, update
+from sqlalchemy import Row, bindparam, exists, select
 from sqlalchemy.orm import Session
 
 from ..dns.errors import DNSBackendError
 from ..dns.zone import ZoneInfo
-from ..models import Domain, Host, RelatedHost
+from ..models import Domain, Host, RelatedHost, ServiceConfig
 from ..security import secrets
 from ..settings import AppSettings, normalize_fqdn
 from . import results
 from .addresses import BadAddress, is_network_address, is_usable, parse_address_list, rdtype_of
 from .breaker import CircuitBreaker
+from .hoststore import Delta, HostStore, write_delta
 from .ipaddr import IPAddress, parse_address
 from .related import BadInterfaceId, related_address
+from .thirdparty import ServiceCall, calls_for
 
 log = logging.getLogger(__name__)
 
@@ -53,13 +55,17 @@ HOST_QUERY = (
            Host.netmask_ipv6, Host.recent_auth_failures, Host.last_auth_failure, Host.domain_id,
            Domain.name.label("domain_name"), Domain.backend, Domain.nameserver_ip,
            Domain.nameserver2_ip, Domain.nameserver_port, Domain.tsig_key_name,
-           Domain.tsig_algorithm, Domain.tsig_secret, Domain.ttl.label("domain_ttl"))
+           Domain.tsig_algorithm, Domain.tsig_secret, Domain.ttl.label("domain_ttl"),
+           # Most hosts have neither: then a good update asks no further questions.
+           exists().where(RelatedHost.host_id == Host.id).label("has_related"),
+           exists().where(ServiceConfig.host_id == Host.id).label("has_services"))
     .join(Domain, Host.domain_id == Domain.id)
     .where(Host.fqdn == bindparam("fqdn"))
-    # Two updates of one host must not interleave (DNS set by one, "published" by the other):
-    # lock the host row (not the domain's) until commit. SQLite serialises writers anyway.
-    .with_for_update(of=Host)
 )
+# For a request that publishes: two updates of one host must not interleave (DNS set by one,
+# "published" by the other), so the host row (not the domain's) stays locked until commit.
+# SQLite serialises writers anyway.
+LOCKED_HOST_QUERY = HOST_QUERY.with_for_update(of=Host)
 
 
 RELATED_QUERY = (
@@ -74,11 +80,11 @@ RELATED_QUERY = (
 PLAUSIBLE_FQDN = re.compile(r"^[a-z0-9_.-]{1,253}$")
 
 
-def load_host(dbsession: Session, fqdn: str) -> Row[Any] | None:
+def load_host(connection: Any, fqdn: str, *, lock: bool = False) -> Row[Any] | None:
     """The host and what we need of its domain, by its (normalised) fqdn: one indexed query."""
     if not PLAUSIBLE_FQDN.match(fqdn):
         return None
-    return dbsession.execute(HOST_QUERY, {"fqdn": fqdn}).one_or_none()
+    return connection.execute(LOCKED_HOST_QUERY if lock else HOST_QUERY, {"fqdn": fqdn}).one_or_none()
 
 
 def zone_of(host: Row[Any], default_ttl: int) -> ZoneInfo:
@@ -93,21 +99,24 @@ def zone_of(host: Row[Any], default_ttl: int) -> ZoneInfo:
 class UpdateEnv:
     """What one API request needs besides its parameters."""
 
-    dbsession: Session
+    store: HostStore
     settings: AppSettings
     backend_for: Callable[[str], Any]
     breaker: CircuitBreaker
     now: datetime
     tls: bool
     client_address: str
-    # Called after each successful update with the host and the address (related hosts,
-    # third-party services); never changes the answer.
-    after_update: Callable[[Row[Any], IPAddress, bool], None] | None = None
+    # Gets the third-party calls of successful updates once they are committed.
+    forward: Callable[[list[ServiceCall]], None] | None = None
+
+
+class NeedsWrite(Exception):
+    """The request has to publish something: run it again in a write transaction."""
 
 
 @dataclass
 class HostChanges:
-    """Column values and counter increments, written with one UPDATE at the end."""
+    """Column values and counter increments of one host, written with one UPDATE."""
 
     host_id: int
     values: dict[str, Any] = field(default_factory=dict)
@@ -116,13 +125,18 @@ class HostChanges:
     def add(self, counter: str, amount: int = 1) -> None:
         self.increments[counter] = self.increments.get(counter, 0) + amount
 
-    def save(self, dbsession: Session) -> None:
-        if not self.values and not self.increments:
-            return
-        values: dict[str, Any] = dict(self.values)
-        for counter, amount in self.increments.items():
-            values[counter] = getattr(Host, counter) + amount
-        dbsession.execute(update(Host).where(Host.id == self.host_id).values(**values))
+    def copy(self) -> HostChanges:
+        return HostChanges(self.host_id, dict(self.values), dict(self.increments))
+
+    def record(self, store: HostStore) -> None:
+        """Bookkeeping only (counters, messages, last_seen): buffered."""
+        store.bookkeeper.record(self.host_id, self.values, self.increments)
+
+    def save(self, session: Session, store: HostStore) -> None:
+        """Inside a write transaction, together with what the buffer still holds for the host."""
+        delta = store.bookkeeper.take(self.host_id) or Delta()
+        delta.merge(self.values, self.increments)
+        write_delta(session, self.host_id, delta)
 
 
 @dataclass(frozen=True)
@@ -168,10 +182,14 @@ def combine(outcomes: list[Outcome]) -> Answer:
 class HostUpdater:
     """Applies one request's addresses to one authenticated host."""
 
-    def __init__(self, env: UpdateEnv, host: Row[Any], changes: HostChanges) -> None:
+    def __init__(self, env: UpdateEnv, host: Row[Any], changes: HostChanges,
+                 session: Session | None = None) -> None:
         self.env = env
         self.host = host
         self.changes = changes
+        # None: a read-only first pass that raises NeedsWrite before anything is published.
+        self.session = session
+        self.calls: list[ServiceCall] = []
         self.fqdn = host.fqdn
         self.zone = zone_of(host, env.settings.default_ttl)
         # What this request has published so far (a later address of the same family wins).
@@ -222,8 +240,13 @@ class HostUpdater:
         self.server_fault(results.dns_error(self.fqdn, action, detail, address, self.env.tls))
         return True
 
+    def _publishing(self) -> None:
+        if self.session is None:
+            raise NeedsWrite
+
     def _dns(self, action: str, address: str, call: Callable[[], Any]) -> bool:
         """Run one backend call; record a server fault and feed the breaker when it fails."""
+        self._publishing()
         try:
             call()
         except DNSBackendError as error:
@@ -256,6 +279,8 @@ class HostUpdater:
             self.client_message(results.no_change(self.fqdn, text, tls), fault=True)
             return Outcome("nochg", text)
         rdtype = rdtype_of(address)
+        if self.env.settings.nochg_verify_dns:
+            self._publishing()
         if self.env.settings.nochg_verify_dns and self._dns_has(rdtype, text):
             self.published[family] = text
             self.changes.values[f"published_ipv{family}"] = text
@@ -277,8 +302,8 @@ class HostUpdater:
         })
         self.client_message(results.good(self.fqdn, text, tls), fault=False)
         self.update_related(address)
-        if self.env.after_update is not None:
-            self.env.after_update(self.host, address, False)
+        if self.host.has_services:
+            self.calls.extend(calls_for(self.session, self.host.id, address))
         return Outcome("good", text)
 
     def _dns_has(self, rdtype: str, text: str) -> bool:
@@ -294,6 +319,7 @@ class HostUpdater:
         if self.prefixes[family] == text:
             self.client_message(results.no_change(self.fqdn, text, tls), fault=True)
             return Outcome("nochg", text)
+        self._publishing()
         self.prefixes[family] = text
         self.changes.values[f"published_prefix_ipv{family}"] = text
         self.client_message(results.prefix(self.fqdn, text, tls), fault=False)
@@ -302,10 +328,12 @@ class HostUpdater:
 
     def update_related(self, address: IPAddress) -> None:
         """Point the related hosts into the new prefix; failures are faults, not answers."""
+        if not self.host.has_related:
+            return
         family = address.version
         netmask = self.host.netmask_ipv4 if family == 4 else self.host.netmask_ipv6
         rdtype = rdtype_of(address)
-        rows = self.env.dbsession.execute(RELATED_QUERY, {"host_id": self.host.id}).all()
+        rows = self.session.execute(RELATED_QUERY, {"host_id": self.host.id}).all()
         for row in rows:
             interface_id = row.interface_id_ipv4 if family == 4 else row.interface_id_ipv6
             name = f"{row.name}.{self.host.name}"
@@ -324,6 +352,7 @@ class HostUpdater:
                                                             error.message))
 
     def _blacklisted(self, text: str) -> Outcome:
+        self._publishing()
         self.changes.values.update({"abuse": True, "abuse_blocked": True,
                                     "published_ipv4": "", "published_ipv6": ""})
         self.client_message(results.blacklisted_ip(self.fqdn, text), fault=True)
@@ -353,24 +382,78 @@ class HostUpdater:
         return Outcome("deleted", rdtype)
 
 
-def _locked_out(host: Row[Any], settings: AppSettings, now: datetime) -> bool:
+def _locked_out(env: UpdateEnv, host: Row[Any]) -> bool:
+    """Too many wrong secrets lately (counting what the buffer has not written yet)."""
+    settings, bookkeeper = env.settings, env.store.bookkeeper
     limit = settings.api_auth_max_failures
-    if limit <= 0 or host.recent_auth_failures < limit or host.last_auth_failure is None:
+    failures = bookkeeper.effective(host.id, "recent_auth_failures", host.recent_auth_failures)
+    last = bookkeeper.effective(host.id, "last_auth_failure", host.last_auth_failure)
+    if limit <= 0 or failures < limit or last is None:
         return False
-    return now - host.last_auth_failure < timedelta(seconds=settings.api_auth_lockout)
+    return env.now - last < timedelta(seconds=settings.api_auth_lockout)
 
 
 def _auth_failure(env: UpdateEnv, host: Row[Any]) -> None:
     changes = HostChanges(host.id)
     quiet = timedelta(seconds=env.settings.api_auth_lockout)
-    if host.last_auth_failure is not None and env.now - host.last_auth_failure >= quiet:
+    last = env.store.bookkeeper.effective(host.id, "last_auth_failure", host.last_auth_failure)
+    if last is not None and env.now - last >= quiet:
         changes.values["recent_auth_failures"] = 1  # a new window starts
     else:
         changes.add("recent_auth_failures")
     changes.add("api_auth_faults")
     changes.values["last_auth_failure"] = env.now
     changes.values["api_auth_result_msg"] = results.stamp(env.now, results.auth_failure(host.fqdn))
-    changes.save(env.dbsession)
+    changes.record(env.store)
+
+
+def _apply(env: UpdateEnv, host: Row[Any], changes: HostChanges,
+           attempt: Callable[[HostUpdater], Answer]) -> Answer:
+    """Run ``attempt`` on the row as read; only if it has to publish, again in a write
+    transaction on the locked, fresh row (bookkeeping-only answers never take a write lock)."""
+    first_pass = changes.copy()
+    try:
+        answer = attempt(HostUpdater(env, host, first_pass))
+    except NeedsWrite:
+        pass
+    else:
+        first_pass.record(env.store)
+        return answer
+    with env.store.write() as session:
+        locked = load_host(session, host.fqdn, lock=True)
+        if locked is None:  # deleted in the meantime
+            return Answer("nohost")
+        updater = HostUpdater(env, locked, changes, session)
+        answer = attempt(updater)
+        changes.save(session, env.store)
+    if updater.calls and env.forward is not None:
+        env.forward(updater.calls)
+    return answer
+
+
+def _read_host(env: UpdateEnv, fqdn: str) -> Row[Any] | None:
+    with env.store.read() as connection:
+        return load_host(connection, fqdn)
+
+
+def _authenticate(env: UpdateEnv, fqdn: str, secret: str) -> tuple[Row[Any] | None, HostChanges | None]:
+    """(host, its first changes) when the secret is right; (None, None) means badauth."""
+    host = _read_host(env, fqdn)
+    if host is None:
+        secrets.verify_secret(None, secret)  # the same work as for a real host
+        return None, None
+    if _locked_out(env, host):
+        return None, None
+    if not secrets.verify_secret(host.update_secret_hash, secret):
+        _auth_failure(env, host)
+        return None, None
+    changes = HostChanges(host.id)
+    changes.values["last_seen"] = env.now
+    if host.recent_auth_failures or env.store.bookkeeper.effective(host.id, "recent_auth_failures", 0):
+        changes.values["recent_auth_failures"] = 0
+    if secrets.needs_rehash(host.update_secret_hash):
+        changes.values["update_secret_hash"] = secrets.hash_secret(secret)
+    return host, changes
 
 
 def handle_basic_auth_request(env: UpdateEnv, params: Mapping[str, str], authorization: str | None,
@@ -388,39 +471,22 @@ def handle_basic_auth_request(env: UpdateEnv, params: Mapping[str, str], authori
         return Answer("notfqdn")
     if fqdn in settings.bad_hosts:
         return ABUSE_FORBIDDEN
-    host = load_host(env.dbsession, fqdn)
-    if host is None:
-        secrets.verify_secret(None, credentials[1])  # the same work as for a real host
+    host, changes = _authenticate(env, fqdn, credentials[1])
+    if host is None or changes is None:
         return BADAUTH
-    if _locked_out(host, settings, env.now):
-        return BADAUTH
-    if not secrets.verify_secret(host.update_secret_hash, credentials[1]):
-        _auth_failure(env, host)
-        return BADAUTH
-    changes = HostChanges(host.id)
-    changes.values["last_seen"] = env.now
     changes.values["api_auth_result_msg"] = results.stamp(env.now, results.auth_success(fqdn))
-    if host.recent_auth_failures:
-        changes.values["recent_auth_failures"] = 0
-    if secrets.needs_rehash(host.update_secret_hash):
-        changes.values["update_secret_hash"] = secrets.hash_secret(credentials[1])
-    try:
-        return _authenticated(env, host, changes, params, hostname, user_agent, mode)
-    finally:
-        changes.save(env.dbsession)
-
-
-def _authenticated(env: UpdateEnv, host: Row[Any], changes: HostChanges, params: Mapping[str, str],
-                   hostname: str | None, user_agent: str | None, mode: str) -> Answer:
-    updater = HostUpdater(env, host, changes)
-    if hostname is not None and normalize_fqdn(hostname) != host.fqdn:
-        updater.client_message(results.wrong_host(hostname, host.fqdn), fault=True)
-        return Answer("notfqdn" if "." not in hostname else "nohost")
     agent = user_agent if user_agent is not None else "unknown"
-    if agent in env.settings.bad_agents:
-        updater.client_message(results.bad_agent(host.fqdn, agent), fault=True)
-        return Answer("badagent")
-    return updater.run(params, mode)
+
+    def attempt(updater: HostUpdater) -> Answer:
+        if hostname is not None and normalize_fqdn(hostname) != updater.fqdn:
+            updater.client_message(results.wrong_host(hostname, updater.fqdn), fault=True)
+            return Answer("notfqdn" if "." not in hostname else "nohost")
+        if agent in settings.bad_agents:
+            updater.client_message(results.bad_agent(updater.fqdn, agent), fault=True)
+            return Answer("badagent")
+        return updater.run(params, mode)
+
+    return _apply(env, host, changes, attempt)
 
 
 def handle_owner_request(env: UpdateEnv, params: Mapping[str, str], user_id: int,
@@ -429,32 +495,16 @@ def handle_owner_request(env: UpdateEnv, params: Mapping[str, str], user_id: int
     hostname = params.get("hostname")
     if not hostname:
         return Answer("nohost")
-    host = load_host(env.dbsession, normalize_fqdn(hostname))
+    host = _read_host(env, normalize_fqdn(hostname))
     if host is None or host.owner_id != user_id:
         return Answer("nohost")
-    changes = HostChanges(host.id)
-    try:
-        return HostUpdater(env, host, changes).run(params, mode)
-    finally:
-        changes.save(env.dbsession)
+    return _apply(env, host, HostChanges(host.id), lambda updater: updater.run(params, mode))
 
 
 def handle_key_request(env: UpdateEnv, fqdn: str, key: str, params: Mapping[str, str]) -> Answer:
     """django-dynamic-dns's ``POST /dynamicdns/update/<fqdn>/`` with ``key`` and optional ``ip``."""
-    host = load_host(env.dbsession, normalize_fqdn(fqdn))
-    if host is None:
-        secrets.verify_secret(None, key)
+    host, changes = _authenticate(env, normalize_fqdn(fqdn), key)
+    if host is None or changes is None:
         return BADAUTH
-    if _locked_out(host, env.settings, env.now):
-        return BADAUTH
-    if not secrets.verify_secret(host.update_secret_hash, key):
-        _auth_failure(env, host)
-        return BADAUTH
-    changes = HostChanges(host.id)
-    changes.values["last_seen"] = env.now
-    if host.recent_auth_failures:
-        changes.values["recent_auth_failures"] = 0
-    try:
-        return HostUpdater(env, host, changes).run({"myip": params.get("ip", "")}, UPDATE)
-    finally:
-        changes.save(env.dbsession)
+    address = {"myip": params.get("ip", "")}
+    return _apply(env, host, changes, lambda updater: updater.run(address, UPDATE))

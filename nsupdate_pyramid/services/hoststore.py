@@ -1,0 +1,164 @@
+"""Database access of the update API: cheap reads, short write transactions, buffered bookkeeping.
+
+Most update requests change nothing that matters for DNS: ``nochg``, a wrong
+secret, a bad agent only bump counters and store a message. Those requests
+read the host without a write lock and hand their bookkeeping to a buffer that
+writes every ``nsupdate.bookkeeping_interval`` seconds, merged per host into one
+UPDATE (0 = write at once). Only a request that publishes something (DNS
+update or delete, abuse flags, a new prefix) opens a write transaction, and
+there it locks the host row and sees fresh values.
+
+The API routes run without pyramid_tm: these sessions are the only ones.
+"""
+from __future__ import annotations
+
+import atexit
+import contextlib
+import logging
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection, Engine, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from ..models import Host
+from ..models.meta import SQLITE_BEGIN
+
+log = logging.getLogger(__name__)
+HOSTS = Host.__table__
+
+# A buffer that cannot be written (database down) is kept, but not without bound.
+MAX_PENDING_HOSTS = 100_000
+
+
+@dataclass
+class Delta:
+    """Column values (last wins) and counter increments for one host."""
+
+    values: dict[str, Any] = field(default_factory=dict)
+    increments: dict[str, int] = field(default_factory=dict)
+
+    def merge(self, values: dict[str, Any], increments: dict[str, int]) -> None:
+        for key, value in values.items():
+            self.values[key] = value
+            self.increments.pop(key, None)  # a set value replaces earlier increments
+        for key, amount in increments.items():
+            if key in self.values:
+                self.values[key] += amount
+            else:
+                self.increments[key] = self.increments.get(key, 0) + amount
+
+    def statement_values(self) -> dict[Any, Any]:
+        values: dict[Any, Any] = {HOSTS.c[key]: value for key, value in self.values.items()}
+        for key, amount in self.increments.items():
+            values[HOSTS.c[key]] = HOSTS.c[key] + amount
+        return values
+
+
+def write_delta(session: Session, host_id: int, delta: Delta) -> None:
+    if delta.values or delta.increments:
+        session.execute(update(HOSTS).where(HOSTS.c.id == host_id).values(delta.statement_values()))
+
+
+class Bookkeeper:
+    """Per-host counters and messages, written later in batches (or at once with interval 0)."""
+
+    def __init__(self, store: HostStore, interval: float) -> None:
+        self.store = store
+        self.interval = interval
+        self._pending: dict[int, Delta] = {}
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def record(self, host_id: int, values: dict[str, Any], increments: dict[str, int]) -> None:
+        if not values and not increments:
+            return
+        if self.interval <= 0:
+            delta = Delta()
+            delta.merge(values, increments)
+            with self.store.write() as session:
+                write_delta(session, host_id, delta)
+            return
+        with self._lock:
+            self._pending.setdefault(host_id, Delta()).merge(values, increments)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="bookkeeping", daemon=True)
+                self._thread.start()
+                atexit.register(self.flush)
+
+    def take(self, host_id: int) -> Delta | None:
+        """What is still pending for a host, for a write transaction to include (keeps order)."""
+        with self._lock:
+            return self._pending.pop(host_id, None)
+
+    def effective(self, host_id: int, key: str, stored: Any) -> Any:
+        """A column's value as it will be once the buffer is written."""
+        if not self._pending:
+            return stored
+        with self._lock:
+            delta = self._pending.get(host_id)
+            if delta is None:
+                return stored
+            if key in delta.values:
+                return delta.values[key]
+            return stored + delta.increments[key] if key in delta.increments else stored
+
+    def _run(self) -> None:
+        while True:
+            self._wake.wait(self.interval)
+            self._wake.clear()
+            self.flush()
+
+    def flush(self) -> None:
+        with self._lock:
+            batch, self._pending = self._pending, {}
+        if not batch:
+            return
+        try:
+            with self.store.write() as session:
+                for host_id, delta in batch.items():
+                    write_delta(session, host_id, delta)
+        except Exception:
+            log.exception("could not write the bookkeeping of %d hosts; will retry", len(batch))
+            with self._lock:
+                for host_id, delta in batch.items():
+                    if len(self._pending) < MAX_PENDING_HOSTS or host_id in self._pending:
+                        newer = self._pending.pop(host_id, None)
+                        if newer is not None:
+                            delta.merge(newer.values, newer.increments)
+                        self._pending[host_id] = delta
+
+
+class HostStore:
+    """Sessions for the API, from the registry's session factory (tests swap it per test)."""
+
+    def __init__(self, factory_of: Callable[[], sessionmaker[Session]], interval: float) -> None:
+        self.factory_of = factory_of
+        self.bookkeeper = Bookkeeper(self, interval)
+
+    @contextlib.contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A connection for one consistent read, without the write lock."""
+        bind = self.factory_of().kw["bind"]
+        if not isinstance(bind, Engine):  # tests bind sessions to their own open connection
+            yield bind
+            return
+        token = SQLITE_BEGIN.set("BEGIN")
+        try:
+            with bind.connect() as connection:
+                yield connection
+        finally:
+            SQLITE_BEGIN.reset(token)
+
+    @contextlib.contextmanager
+    def write(self) -> Iterator[Session]:
+        """A short transaction, committed on success and rolled back on any error."""
+        session = self.factory_of()()
+        try:
+            with session.begin():
+                yield session
+        finally:
+            session.close()

@@ -1,0 +1,94 @@
+"""Buffered bookkeeping: counters and messages of requests that publish nothing are written
+in batches, merged per host, and never lost or reordered against a publishing request."""
+from __future__ import annotations
+
+import base64
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import webtest
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from nsupdate_pyramid import main
+from nsupdate_pyramid.models import Host, get_engine
+from nsupdate_pyramid.services import domains as domain_service
+from nsupdate_pyramid.services import hosts as host_service
+from nsupdate_pyramid.services import users as user_service
+from nsupdate_pyramid.services.hoststore import HostStore
+from tests.conftest import BASE_SETTINGS, PASSWORD, migrate
+from tests.fixtures.postgres import create_database
+
+
+@pytest.fixture
+def committed_db(db_url: str, tmp_path: Any) -> Iterator[tuple[str, Engine, str]]:
+    """A migrated database of its own (these tests really commit) with one host; its secret."""
+    if db_url.startswith("sqlite"):
+        url = f"sqlite:///{tmp_path / 'bookkeeping.sqlite'}"
+    else:
+        url = create_database(db_url, "nsu_bk_" + uuid.uuid4().hex[:8])
+    engine = get_engine({"sqlalchemy.url": url})
+    migrate(engine)
+    with Session(engine) as session, session.begin():
+        owner = user_service.create_user(session, "alice", "alice@example.org", PASSWORD)
+        domain_service.create_domain(session, "example.org", owner, backend="memory")
+        _host, secret = host_service.create_host(session, "home.example.org", owner)
+    yield url, engine, secret
+    engine.dispose()
+
+
+def _host(engine: Engine) -> Host:
+    with Session(engine) as session:
+        return session.scalars(select(Host)).one()
+
+
+def test_deltas_merge_and_flush(committed_db: tuple[str, Engine, str]) -> None:
+    _url, engine, _secret = committed_db
+    host_id = _host(engine).id
+    store = HostStore(lambda: sessionmaker(bind=engine), interval=60)  # flushed by hand here
+    keeper = store.bookkeeper
+    keeper.record(host_id, {"client_result_msg": "first"}, {"client_faults": 1})
+    keeper.record(host_id, {"client_result_msg": "second"}, {"client_faults": 2})
+    keeper.record(host_id, {"recent_auth_failures": 1}, {})
+    keeper.record(host_id, {}, {"recent_auth_failures": 1, "api_auth_faults": 1})
+    assert keeper.effective(host_id, "client_faults", 10) == 13
+    assert keeper.effective(host_id, "recent_auth_failures", 7) == 2  # a set value, then +1
+    assert _host(engine).client_faults == 0  # nothing written yet
+    keeper.flush()
+    host = _host(engine)
+    assert (host.client_faults, host.client_result_msg) == (3, "second")
+    assert (host.recent_auth_failures, host.api_auth_faults) == (2, 1)
+    assert keeper.effective(host_id, "client_faults", 3) == 3
+
+
+def test_the_app_answers_before_the_counters_are_written(
+        committed_db: tuple[str, Engine, str]) -> None:
+    url, engine, secret = committed_db
+    live = main({}, **{**BASE_SETTINGS, "sqlalchemy.url": url, "nsupdate.bookkeeping_interval": "0.2"})
+    client = webtest.TestApp(live, extra_environ={"HTTP_HOST": "example.com", "REMOTE_ADDR": "192.0.2.7"})
+    auth = {"Authorization": "Basic " + base64.b64encode(f"home.example.org:{secret}".encode()).decode()}
+    assert client.get("/nic/update", params={"myip": "192.0.2.1"}, headers=auth).text == "good 192.0.2.1"
+    assert _host(engine).published_ipv4 == "192.0.2.1"  # publishing is written at once
+    for _ in range(3):
+        assert client.get("/nic/update", params={"myip": "192.0.2.1"}, headers=auth).text == \
+            "nochg 192.0.2.1"
+    wrong = {"Authorization": "Basic " + base64.b64encode(b"home.example.org:wrong").decode()}
+    assert client.get("/nic/update", headers=wrong, expect_errors=True).status_int == 401
+    deadline = time.monotonic() + 5
+    while _host(engine).client_faults < 3 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    host = _host(engine)
+    assert (host.client_faults, host.api_auth_faults) == (3, 1)
+    assert "no-change update" in host.client_result_msg
+    assert host.last_seen is not None
+    # A publishing request writes what is still buffered first, so messages stay in order.
+    assert client.get("/nic/update", params={"myip": "192.0.2.1"}, headers=auth).text == "nochg 192.0.2.1"
+    assert client.get("/nic/update", params={"myip": "192.0.2.2"}, headers=auth).text == "good 192.0.2.2"
+    host = _host(engine)
+    assert host.client_faults == 4
+    assert "good update -> ip: 192.0.2.2" in host.client_result_msg
+    live.registry["nsupdate.hoststore"].bookkeeper.flush()
+    assert _host(engine).client_faults == 4
