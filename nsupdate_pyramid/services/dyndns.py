@@ -8,6 +8,7 @@ lose faults.
 """
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from collections.abc import Callable, Mapping
@@ -48,24 +49,32 @@ class Answer:
 BADAUTH = Answer("badauth", 401, challenge=True)
 ABUSE_FORBIDDEN = Answer("abuse", 403)
 
+_HOST_COLUMNS = (
+    Host.id, Host.fqdn, Host.name, Host.owner_id, Host.update_secret_hash, Host.available,
+    Host.abuse, Host.abuse_blocked, Host.published_ipv4, Host.published_ipv6,
+    Host.published_prefix_ipv4, Host.published_prefix_ipv6, Host.netmask_ipv4, Host.netmask_ipv6,
+    Host.recent_auth_failures, Host.last_auth_failure, Host.domain_id,
+    Domain.name.label("domain_name"), Domain.backend, Domain.nameserver_ip, Domain.nameserver2_ip,
+    Domain.nameserver_port, Domain.tsig_key_name, Domain.tsig_algorithm, Domain.tsig_secret,
+    Domain.ttl.label("domain_ttl"),
+)
 HOST_QUERY = (
-    select(Host.id, Host.fqdn, Host.name, Host.owner_id, Host.update_secret_hash, Host.available,
-           Host.abuse, Host.abuse_blocked, Host.published_ipv4, Host.published_ipv6,
-           Host.published_prefix_ipv4, Host.published_prefix_ipv6, Host.netmask_ipv4,
-           Host.netmask_ipv6, Host.recent_auth_failures, Host.last_auth_failure, Host.domain_id,
-           Domain.name.label("domain_name"), Domain.backend, Domain.nameserver_ip,
-           Domain.nameserver2_ip, Domain.nameserver_port, Domain.tsig_key_name,
-           Domain.tsig_algorithm, Domain.tsig_secret, Domain.ttl.label("domain_ttl"),
-           # Most hosts have neither: then a good update asks no further questions.
-           exists().where(RelatedHost.host_id == Host.id).label("has_related"),
-           exists().where(ServiceConfig.host_id == Host.id).label("has_services"))
+    select(*_HOST_COLUMNS)
     .join(Domain, Host.domain_id == Domain.id)
     .where(Host.fqdn == bindparam("fqdn"))
 )
 # For a request that publishes: two updates of one host must not interleave (DNS set by one,
-# "published" by the other), so the host row (not the domain's) stays locked until commit.
-# SQLite serialises writers anyway.
-LOCKED_HOST_QUERY = HOST_QUERY.with_for_update(of=Host)
+# "published" by the other), so the host row (not the domain's) stays locked until commit
+# (SQLite serialises writers anyway). Whether the host has related hosts or third-party
+# services comes along: most have neither, and then a good update asks nothing more.
+LOCKED_HOST_QUERY = (
+    select(*_HOST_COLUMNS,
+           exists().where(RelatedHost.host_id == Host.id).label("has_related"),
+           exists().where(ServiceConfig.host_id == Host.id).label("has_services"))
+    .join(Domain, Host.domain_id == Domain.id)
+    .where(Host.fqdn == bindparam("fqdn"))
+    .with_for_update(of=Host)
+)
 
 
 RELATED_QUERY = (
@@ -191,10 +200,14 @@ class HostUpdater:
         self.session = session
         self.calls: list[ServiceCall] = []
         self.fqdn = host.fqdn
-        self.zone = zone_of(host, env.settings.default_ttl)
         # What this request has published so far (a later address of the same family wins).
         self.published = {4: host.published_ipv4, 6: host.published_ipv6}
         self.prefixes = {4: host.published_prefix_ipv4, 6: host.published_prefix_ipv6}
+
+    @functools.cached_property
+    def zone(self) -> ZoneInfo:
+        """Only requests that talk to DNS need it."""
+        return zone_of(self.host, self.env.settings.default_ttl)
 
     def _stamp(self, message: str) -> str:
         return results.stamp(self.env.now, message)
