@@ -194,3 +194,25 @@ def test_hung_nameserver_times_out_within_the_budget(bind_server: Any, setup_for
     assert time.monotonic() - started < budget + 0.5
     assert "timed out" in s.row().server_result_msg
     assert s.row().server_faults == 1
+
+
+def test_nochg_verified_with_the_nameserver(bind_server: Any, settings: dict[str, str],
+                                            session_factory: Any, make_user: Any, make_domain: Any,
+                                            make_host: Any, dbsession: Any) -> None:
+    """nsupdate.nochg_verify_dns: a record changed behind our back is sent again."""
+    import dns.query
+    import dns.update
+
+    from nsupdate_pyramid import main
+
+    verifying = main({}, **{**settings, "nsupdate.nochg_verify_dns": "true"})
+    verifying.registry["dbsession_factory"] = session_factory
+    client = AppClient(verifying, extra_environ={"HTTP_HOST": "example.com", "REMOTE_ADDR": "192.0.2.7"})
+    s = Setup(client, bind_server, make_user, make_domain, make_host, dbsession)
+    assert s.update(myip="192.0.2.80").text == "good 192.0.2.80"
+    assert s.update(myip="192.0.2.80").text == "nochg 192.0.2.80"
+    message = dns.update.UpdateMessage(bind_server.zone, keyring=bind_server.keyring())
+    message.delete(s.label, "A")
+    dns.query.udp(message, "127.0.0.1", port=bind_server.port, timeout=2)
+    assert s.update(myip="192.0.2.80").text == "good 192.0.2.80"
+    assert s.dns("A") == ["192.0.2.80"]

@@ -292,13 +292,13 @@ class HostUpdater:
             self.client_message(results.no_change(self.fqdn, text, tls), fault=True)
             return Outcome("nochg", text)
         rdtype = rdtype_of(address)
-        if self.env.settings.nochg_verify_dns:
+        if self.env.settings.nochg_verify_dns:  # ask the nameserver, not our memory
             self._publishing()
-        if self.env.settings.nochg_verify_dns and self._dns_has(rdtype, text):
-            self.published[family] = text
-            self.changes.values[f"published_ipv{family}"] = text
-            self.client_message(results.no_change(self.fqdn, text, tls), fault=True)
-            return Outcome("nochg", text)
+            if self._dns_has(rdtype, text):
+                self.published[family] = text
+                self.changes.values[f"published_ipv{family}"] = text
+                self.client_message(results.no_change(self.fqdn, text, tls), fault=True)
+                return Outcome("nochg", text)
         if self._breaker_open(UPDATE, text):
             return Outcome("dnserr")
         if not self._dns(UPDATE, text, lambda: self.backend().update(
