@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, bindparam, exists, select
+from sqlalchemy import Connection, Row, bindparam, exists, select
 from sqlalchemy.orm import Session
 
 from ..dns.errors import DNSBackendError
@@ -192,11 +192,12 @@ class HostUpdater:
     """Applies one request's addresses to one authenticated host."""
 
     def __init__(self, env: UpdateEnv, host: Row[Any], changes: HostChanges,
-                 session: Session | None = None) -> None:
+                 session: Session | Connection | None = None) -> None:
         self.env = env
         self.host = host
         self.changes = changes
         # None: a read-only first pass that raises NeedsWrite before anything is published.
+        # Otherwise what related hosts and services are read from while publishing.
         self.session = session
         self.calls: list[ServiceCall] = []
         self.fqdn = host.fqdn
@@ -432,13 +433,29 @@ def _apply(env: UpdateEnv, host: Row[Any], changes: HostChanges,
     else:
         first_pass.record(env.store)
         return answer
-    with env.store.write() as session:
-        locked = load_host(session, host.fqdn, lock=True)
-        if locked is None:  # deleted in the meantime
-            return Answer("nohost")
-        updater = HostUpdater(env, locked, changes, session)
-        answer = attempt(updater)
-        changes.save(session, env.store)
+    store = env.store
+    with store.host_lock(host.id):
+        if store.single_writer:
+            # SQLite: do the DNS work on a fresh read (the host lock keeps this process's
+            # updates of the host in order), then write in a short transaction, so the one
+            # database-wide write lock is never held across a round trip to the nameserver.
+            with store.read() as connection:
+                fresh = load_host(connection, host.fqdn, lock=True)
+                if fresh is None:  # deleted in the meantime
+                    return Answer("nohost")
+                updater = HostUpdater(env, fresh, changes, connection)
+                answer = attempt(updater)
+            with store.write() as session:
+                changes.save(session, store)
+        else:
+            # Server databases: the row lock orders updates of one host across processes too.
+            with store.write() as session:
+                locked = load_host(session, host.fqdn, lock=True)
+                if locked is None:
+                    return Answer("nohost")
+                updater = HostUpdater(env, locked, changes, session)
+                answer = attempt(updater)
+                changes.save(session, store)
     if updater.calls and env.forward is not None:
         env.forward(updater.calls)
     return answer

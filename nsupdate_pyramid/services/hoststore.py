@@ -31,6 +31,7 @@ HOSTS = Host.__table__
 
 # A buffer that cannot be written (database down) is kept, but not without bound.
 MAX_PENDING_HOSTS = 100_000
+HOST_LOCK_STRIPES = 64
 
 
 @dataclass
@@ -141,6 +142,16 @@ class HostStore:
         # SQLite has one writer at a time; its busy handler polls with sleeps of up to 100 ms,
         # so this process's writers queue here instead (the bench's p99 at 8 threads: 0.6 s).
         self._sqlite_writer = threading.Lock()
+        self._host_locks = [threading.Lock() for _ in range(HOST_LOCK_STRIPES)]
+
+    @property
+    def single_writer(self) -> bool:
+        """SQLite: one writer for the whole database, so no lock may be held across DNS I/O."""
+        return self.factory_of().kw["bind"].dialect.name == "sqlite"
+
+    def host_lock(self, host_id: int) -> threading.Lock:
+        """Serialises publishing requests of one host within this process."""
+        return self._host_locks[host_id % HOST_LOCK_STRIPES]
 
     @contextlib.contextmanager
     def read(self) -> Iterator[Connection]:

@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from sqlalchemy import and_, select, update
+from sqlalchemy import Connection, and_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..models import Service, ServiceConfig
@@ -35,7 +35,8 @@ class ServiceCall:
     password: str
 
 
-def calls_for(dbsession: Session, host_id: int, address: IPAddress) -> list[ServiceCall]:
+def calls_for(dbsession: Session | Connection, host_id: int, address: IPAddress,
+              ) -> list[ServiceCall]:
     """The enabled configs of this host that want this address family."""
     v4 = address.version == 4
     wanted = and_(ServiceConfig.give_ipv4.is_(True), Service.accept_ipv4.is_(True)) if v4 else \
