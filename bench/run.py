@@ -95,6 +95,7 @@ class Cell:
     sample_ok: bool = True  # one request by urllib after the run got the expected answer
     counters_ok: bool = True  # the database's committed counters match the answers counted
     note: str = ""
+    foreign_cores: float = 0.0  # CPU used meanwhile by processes outside this benchmark (and steal)
     ratio: float | None = None
     target: str = ""
     passed: bool | None = None
@@ -135,6 +136,62 @@ def rss_mib(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     raise RuntimeError(f"no VmRSS for pid {pid}")
+
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+DISTURBED_CORES = 0.25  # more foreign CPU than this during a cell makes its numbers doubtful
+RETRY_PAUSE = 5.0  # seconds to wait before measuring a disturbed cell again
+
+
+def _own_ticks() -> int:
+    """CPU ticks of this process and all its descendants, live or reaped.
+
+    A process's cutime/cstime hold its reaped children, so summing (utime, stime, cutime, cstime)
+    over the live tree counts every process once: wrk, named, the servers, postgres' backends.
+    """
+    parents: dict[int, int] = {}
+    ticks: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # gone meanwhile
+        parents[int(entry.name)] = int(fields[1])
+        ticks[int(entry.name)] = sum(int(n) for n in fields[11:15])
+    ours, total = {os.getpid()}, 0
+    changed = True
+    while changed:
+        changed = False
+        for pid, parent in parents.items():
+            if parent in ours and pid not in ours:
+                ours.add(pid)
+                changed = True
+    for pid in ours:
+        total += ticks.get(pid, 0)
+    return total
+
+
+def _busy_ticks() -> int:
+    """Busy CPU ticks of the whole machine, steal included (a neighbour VM is contention too)."""
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (
+        int(n) for n in Path("/proc/stat").read_text().splitlines()[0].split()[1:9])
+    return user + nice + system + irq + softirq + steal
+
+
+class ForeignLoad:
+    """How many cores others kept busy between start() and cores(): cells measured on a busy
+    shared machine are flagged rather than silently compared."""
+
+    def __init__(self) -> None:
+        self.started = time.monotonic()
+        self.busy, self.own = _busy_ticks(), _own_ticks()
+
+    def cores(self) -> float:
+        elapsed = max(time.monotonic() - self.started, 1e-3)
+        foreign = (_busy_ticks() - self.busy) - (_own_ticks() - self.own)
+        return max(foreign, 0) / CLOCK_TICKS / elapsed
 
 
 def opener() -> urllib.request.OpenerDirector:
@@ -507,12 +564,33 @@ def bench_database(db: str, db_url: str, args: argparse.Namespace, bind: BindSer
                 if args.warmup > 0:
                     warm = runner.wrk(server.url, scenario, concurrency, args.warmup)
                     seen[scenario.name] = seen.get(scenario.name, 0) + warm.expected
-                result = runner.wrk(server.url, scenario, concurrency, args.duration)
-                seen[scenario.name] = seen.get(scenario.name, 0) + result.expected
+                # On a shared machine, measure again (a bounded number of times) while others keep
+                # the CPU busy, and keep the quietest try; every try's answers count for the
+                # database check below.
+                result, foreign, tries = None, float("inf"), []
+                for attempt in range(1 + args.retries):
+                    if attempt:
+                        time.sleep(RETRY_PAUSE)
+                    load = ForeignLoad()
+                    tried = runner.wrk(server.url, scenario, concurrency, args.duration)
+                    cores = load.cores()
+                    tries.append(tried)
+                    seen[scenario.name] = seen.get(scenario.name, 0) + tried.expected
+                    if cores < foreign:
+                        result, foreign = tried, cores
+                    if cores <= DISTURBED_CORES:
+                        break
+                    log(f"{db} {scenario.name} c={concurrency}: others used {cores:.2f} cores, "
+                        f"{'measuring again' if attempt < args.retries else 'keeping the quietest try'}")
+                assert result is not None
+                # A wrong answer in any try is a wrong answer, even in a try whose speed was discarded.
+                result.other = sum(t.other for t in tries)
+                result.socket_errors = sum(t.socket_errors for t in tries)
                 ok, sample = sample_check(server.url, scenario, bind)
                 seen[scenario.name] += int(ok)
                 cell = Cell(db, scenario.name, concurrency, result.rps, result.p50_ms, result.p99_ms,
-                            result.requests, result.other, result.socket_errors, ok)
+                            result.requests, result.other, result.socket_errors, ok,
+                            foreign_cores=foreign)
                 if result.other:
                     cell.note = f"{result.other} wrong, e.g. {result.sample}"
                 if not ok:
@@ -520,13 +598,26 @@ def bench_database(db: str, db_url: str, args: argparse.Namespace, bind: BindSer
                 report.cells.append(cell)
                 log(f"{db} {scenario.name} c={concurrency}: {result.rps:.0f}/s p50 {result.p50_ms:.2f} ms "
                     f"p99 {result.p99_ms:.2f} ms, {result.other} wrong, {result.socket_errors} socket "
-                    f"errors; sample {sample!r}")
+                    f"errors; sample {sample!r}; others used {foreign:.2f} cores")
         if "good" in args.scenario:
             for concurrency in args.concurrency:
-                rps, p50, p99, count, errors = dnspython_reference(bind, concurrency, args.duration)
-                report.cells.append(Cell(db, "dnspython", concurrency, rps, p50, p99, count, errors))
+                measured, foreign = None, float("inf")
+                for attempt in range(1 + args.retries):
+                    if attempt:
+                        time.sleep(RETRY_PAUSE)
+                    load = ForeignLoad()
+                    tried = dnspython_reference(bind, concurrency, args.duration)
+                    cores = load.cores()
+                    if cores < foreign:
+                        measured, foreign = tried, cores
+                    if cores <= DISTURBED_CORES:
+                        break
+                assert measured is not None
+                rps, p50, p99, count, errors = measured
+                report.cells.append(Cell(db, "dnspython", concurrency, rps, p50, p99, count, errors,
+                                         foreign_cores=foreign))
                 log(f"{db} dnspython c={concurrency}: {rps:.0f}/s p50 {p50:.2f} ms p99 {p99:.2f} ms, "
-                    f"{errors} errors")
+                    f"{errors} errors; others used {foreign:.2f} cores")
         # Every answer counted must have been committed: the counters in the database agree.
         # Requests still in flight when wrk stops are answered to nobody but still committed.
         slack = 2 * sum(args.concurrency)
@@ -584,14 +675,16 @@ def judge(report: Report) -> None:
 
 def render(report: Report) -> str:
     """The one markdown table, then memory and the cross-checks."""
-    rows = ["| db | scenario | conc | req/s | p50 ms | p99 ms | errors | ratio | target | pass |",
-            "|---|---|---:|---:|---:|---:|---:|---:|---|---|"]
+    rows = ["| db | scenario | conc | req/s | p50 ms | p99 ms | errors | others' CPU | ratio | target "
+            "| pass |",
+            "|---|---|---:|---:|---:|---:|---:|---:|---:|---|---|"]
     for c in report.cells:
         verdict = {True: "PASS", False: "FAIL", None: ""}[c.passed]
         ratio = f"{c.ratio:.0%}" if c.ratio is not None else ""
         errors = f"{c.errors}" + (f" ({c.note.strip()})" if c.note else "")
+        foreign = f"{c.foreign_cores:.2f}" + (" (!)" if c.foreign_cores > DISTURBED_CORES else "")
         rows.append(f"| {c.db} | {c.scenario} | {c.concurrency} | {c.rps:.0f} | {c.p50_ms:.2f} | "
-                    f"{c.p99_ms:.2f} | {errors} | {ratio} | {c.target} | {verdict} |")
+                    f"{c.p99_ms:.2f} | {errors} | {foreign} | {ratio} | {c.target} | {verdict} |")
     lines = [*rows, "", "| process | RSS at start | RSS after its run | target | pass |",
              "|---|---:|---:|---|---|"]
     for name, mib in report.rss_mib.items():
@@ -602,7 +695,14 @@ def render(report: Report) -> str:
             lines.append(f"| {name} | {at_start} | {mib:.1f} MiB | <= {RSS_TARGET_MIB:g} MiB | {verdict} |")
         else:
             lines.append(f"| {name} | {at_start} | {mib:.1f} MiB | (reference) | |")
-    lines += ["", *[f"- {check}" for check in report.checks]]
+    checks = list(report.checks)
+    disturbed = [c for c in report.cells if c.foreign_cores > DISTURBED_CORES]
+    if disturbed:
+        checks.append(
+            f"{len(disturbed)} of {len(report.cells)} cells ran while processes outside the benchmark "
+            f"(or a neighbour VM) used more than {DISTURBED_CORES:g} of the {os.cpu_count()} cores, "
+            "marked (!): their numbers, and ratios built on them, are doubtful; run again on a quiet machine")
+    lines += ["", *[f"- {check}" for check in checks]]
     judged = [c.passed for c in report.cells if c.passed is not None]
     judged += [mib <= RSS_TARGET_MIB for name, mib in report.rss_mib.items() if name.startswith("app")]
     lines += ["", f"Targets met: {sum(judged)} of {len(judged)}."]
@@ -610,7 +710,7 @@ def render(report: Report) -> str:
 
 
 def app_version() -> str:
-    """The commit of the app's code and whether nsupdate_pyramid/ differs from it, right now.
+    """The last commit of the app's code (nsupdate_pyramid/) and whether it has local changes.
 
     Taken at the start, when each app process starts and at the end: others may change the code
     while a run goes on, and a table that mixes versions must say so.
@@ -623,8 +723,10 @@ def app_version() -> str:
             return "?"
         return out.stdout.strip() if out.returncode == 0 else "?"
 
+    # The last commit that changed the app's code: commits to tests or docs don't change what runs.
+    commit = git("log", "-1", "--format=%h", "--", "nsupdate_pyramid")
     changed = git("status", "--porcelain", "--", "nsupdate_pyramid")
-    return f"commit {git('rev-parse', '--short', 'HEAD')}" + (" with uncommitted changes" if changed else "")
+    return f"commit {commit}" + (" with uncommitted changes" if changed else "")
 
 
 def machine() -> str:
@@ -675,6 +777,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="databases (default both)")
     parser.add_argument("--scenario", action="append", choices=SCENARIOS, help="default: all")
     parser.add_argument("--threads", type=int, default=None, help="waitress threads (default production.ini)")
+    parser.add_argument("--retries", type=int, default=2,
+                        help="measure a cell again this often while other processes load the CPU (default 2)")
     parser.add_argument("--wrk-threads", type=int, default=1, help="wrk threads (default 1)")
     parser.add_argument("--hosts", type=int, default=64, help="hosts per scenario (default 64)")
     parser.add_argument("--write-readme", action="store_true", help="put the table into bench/README.md")
@@ -685,6 +789,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args.scenario = args.scenario or list(SCENARIOS)
     if not 1 <= args.duration <= 600 or not 0 <= args.warmup <= 60:
         parser.error("--duration must be 1 to 600 and --warmup 0 to 60 seconds")
+    if not 0 <= args.retries <= 10:
+        parser.error("--retries must be between 0 and 10")
     if any(not 1 <= c <= 1000 for c in args.concurrency) or not 1 <= args.hosts <= 1000:
         parser.error("--concurrency and --hosts must be between 1 and 1000")
     return args
@@ -729,10 +835,14 @@ def main(argv: list[str] | None = None) -> int:
         else:
             shutil.rmtree(workdir, ignore_errors=True)
     report.duration = time.monotonic() - began
-    report.versions["end of the run"] = app_version()
-    if len(set(report.versions.values())) > 1 or "uncommitted" in "".join(report.versions.values()):
-        report.checks.append("WARNING: the app's code changed during the run or was not committed: "
+    served = set(report.versions.values())
+    if len(served) > 1 or any("uncommitted" in version for version in served):
+        report.checks.append("WARNING: the app processes did not all run one committed version: "
                              + "; ".join(f"{name}: {version}" for name, version in report.versions.items()))
+    at_end = app_version()
+    if at_end not in served:
+        report.checks.append(f"The app's code moved on to {at_end} during the run; the app processes "
+                             f"kept the code they had loaded at their start ({', '.join(sorted(served))}).")
     judge(report)
     text = render(report)
     print(f"Measured {report.started} on {report.machine}\n\n{text}")
