@@ -11,7 +11,7 @@ warnings.filterwarnings("ignore", message="pkg_resources is deprecated", categor
 from pyramid.config import Configurator  # noqa: E402
 from pyramid.router import Router  # noqa: E402
 
-from .api.badhosts import BadHostsFilter  # noqa: E402
+from .api.fastpath import FastPath  # noqa: E402
 
 __version__ = "0.1.0.dev0"
 
@@ -28,10 +28,7 @@ def main(global_config: dict[str, Any] | None, **settings: Any) -> Router:
     """The WSGI application for ``pserve``/waitress (``paste.app_factory``)."""
     with Configurator(settings=settings) as config:
         config.include(includeme)
-    app = config.make_wsgi_app()
-    bad_hosts = app.registry["nsupdate.settings"].bad_hosts
-    if bad_hosts:
-        app = BadHostsFilter(app, bad_hosts)
+    app = FastPath(config.make_wsgi_app())
     # What start-up created lives as long as the process: keep the garbage collector from
     # walking it again and again (full collections otherwise cost ~75 ms each, the p99).
     gc.collect()

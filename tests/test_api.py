@@ -488,3 +488,15 @@ def test_broken_encodings_get_a_proper_answer(router: Router, client: AppClient)
         **basic(router.fqdn, router.secret), "Content-Type": "text/plain"})
     assert odd.text == "good 192.0.2.7"  # a body that is not a form is ignored
     assert client.post("/dynamicdns/update/%ff/", {"key": "x"}, expect_errors=True).status_int == 400
+
+
+def test_fast_path_and_views_answer_alike(router: Router) -> None:
+    """GET is answered in front of Pyramid, POST by the Pyramid view: one logic, one result."""
+    get = router.update(myip="192.0.2.61")
+    post = router.client.post("/nic/update", {"myip": "192.0.2.61"},
+                              headers=basic(router.fqdn, router.secret))
+    assert (get.text, post.text) == ("good 192.0.2.61", "nochg 192.0.2.61")
+    for response in (get, post):
+        assert response.headers["X-Frame-Options"] == "DENY"
+        assert response.headers["Cache-Control"] == "no-store"
+        assert response.content_type == "text/plain"

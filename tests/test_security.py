@@ -326,6 +326,7 @@ def test_deactivated_user_is_logged_out(client: AppClient, make_user: Any, dbses
 # ---- headers -----------------------------------------------------------------------------
 
 @pytest.mark.parametrize("path", ["/", "/login", "/hosts/", "/nothing-here", "/static/css/site.css",
+                                  "/nic/update", "/nic/update?hostname=bad.example.org",
                                   "/robots.txt"])
 def test_security_headers_everywhere(client: AppClient, path: str) -> None:
     response = client.get(path, expect_errors=True)

@@ -13,10 +13,9 @@ from pyramid.security import NO_PERMISSION_REQUIRED
 from pyramid.view import exception_view_config, view_config
 from webob.multidict import MultiDict
 
-from ..dns import find_backend
-from ..models import utcnow
-from ..services import dyndns, thirdparty
+from ..services import dyndns
 from ..services.ipaddr import client_address, parse_address, request_uses_tls
+from .environment import update_env
 
 log = logging.getLogger(__name__)
 ALLOWED_METHODS = ("GET", "POST")
@@ -66,22 +65,7 @@ def _params(request: Request) -> MultiDict:
 
 
 def _env(request: Request) -> dyndns.UpdateEnv:
-    registry = request.registry
-    forwarder = registry["nsupdate.thirdparty"]
-
-    def forward(calls: list[thirdparty.ServiceCall]) -> None:
-        forwarder.submit(calls, registry["dbsession_factory"])
-
-    return dyndns.UpdateEnv(
-        store=registry["nsupdate.hoststore"],
-        settings=request.app_settings,
-        backend_for=lambda name: find_backend(request, name),
-        breaker=registry["nsupdate.breaker"],
-        now=utcnow(),
-        tls=request_uses_tls(request),
-        client_address=client_address(request),
-        forward=forward,
-    )
+    return update_env(request.registry, request.environ)
 
 
 def _basic_auth_view(request: Request, mode: str) -> Response:

@@ -49,21 +49,30 @@ def client_address_from(remote_addr: str, forwarded_for: str,
     return str(current)
 
 
+def client_address_of(environ: dict, proxies: tuple[IPNetwork, ...]) -> str:
+    """The client's address from a WSGI environ (see client_address_from)."""
+    return client_address_from(environ.get("REMOTE_ADDR") or "",
+                               environ.get("HTTP_X_FORWARDED_FOR", ""), proxies)
+
+
+def uses_tls(environ: dict, proxies: tuple[IPNetwork, ...]) -> bool:
+    """https, or a trusted proxy says the client used https."""
+    if environ.get("wsgi.url_scheme") == "https":
+        return True
+    if not proxies:
+        return False
+    try:
+        peer = parse_address(environ.get("REMOTE_ADDR") or "")
+    except ValueError:
+        return False
+    if _trusted(peer, proxies):
+        return environ.get("HTTP_X_FORWARDED_PROTO", "").strip().lower() == "https"
+    return False
+
+
 def client_address(request: Request) -> str:
-    settings = request.registry["nsupdate.settings"]
-    return client_address_from(request.remote_addr or "", request.headers.get("X-Forwarded-For", ""),
-                               settings.trusted_proxies)
+    return client_address_of(request.environ, request.registry["nsupdate.settings"].trusted_proxies)
 
 
 def request_uses_tls(request: Request) -> bool:
-    """https, or a trusted proxy says the client used https."""
-    if request.scheme == "https":
-        return True
-    settings = request.registry["nsupdate.settings"]
-    try:
-        peer = parse_address(request.remote_addr or "")
-    except ValueError:
-        return False
-    if settings.trusted_proxies and _trusted(peer, settings.trusted_proxies):
-        return request.headers.get("X-Forwarded-Proto", "").strip().lower() == "https"
-    return False
+    return uses_tls(request.environ, request.registry["nsupdate.settings"].trusted_proxies)
