@@ -3,13 +3,15 @@
 ``dns.backends`` lists ``name = package.module:Class`` lines; each class has a
 ``create_service(name, settings)`` classmethod that reads its own
 ``dns.backend.<name>.*`` keys. ``config.add_dns_backend`` lets add-ons register more.
+Pages find a backend with ``request.find_service(IDNSBackend, name=..., context=None)``;
+the update API, which runs in front of Pyramid, reads the same instances from
+``registry["nsupdate.dns_backends"]``.
 """
 from __future__ import annotations
 
 from typing import Any
 
 from pyramid.config import Configurator
-from pyramid.request import Request
 
 from ..interfaces import IDNSBackend
 
@@ -27,10 +29,6 @@ def add_dns_backend(config: Configurator, name: str, factory: Any) -> None:
     backend = cls.create_service(name, backend_settings(config.get_settings(), name))
     config.register_service(backend, IDNSBackend, name=name)
     config.registry.setdefault("nsupdate.dns_backends", {})[name] = backend
-
-
-def find_backend(request: Request, name: str) -> Any:
-    return request.find_service(IDNSBackend, name=name, context=None)
 
 
 def includeme(config: Configurator) -> None:
