@@ -282,10 +282,9 @@ def postgresql_server() -> Iterator[str]:
         HOST,
         SUPERUSER,
         _owner,
-        _owner_kwargs,
         create_database,
-        find_pg_bin,
         init_cluster,
+        start_server,
         wait_for_postgres,
     )
 
@@ -298,11 +297,7 @@ def postgresql_server() -> Iterator[str]:
         if owner is not None:
             os.chown(base, owner.pw_uid, owner.pw_gid)
         data = init_cluster(base, owner)
-        cmd = [str(find_pg_bin() / "postgres"), "-D", str(data), "-p", str(port), "-k", str(base),
-               "-c", f"listen_addresses={HOST}"]
-        with open(base / "postgresql.log", "wb") as log:
-            proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                    cwd=base, **_owner_kwargs(owner))
+        proc = start_server(base, data, port, owner, durable=True)
         wait_for_postgres(proc, url)
         yield create_database(url, "nsu_bench")
     finally:
