@@ -22,18 +22,23 @@ CONTENT_SECURITY_POLICY = (
 )
 
 
+def security_headers(tls: bool) -> dict[str, str]:
+    """Every header of the set; HSTS only when the site is served over https."""
+    headers = {**SECURITY_HEADERS, "Content-Security-Policy": CONTENT_SECURITY_POLICY}
+    if tls:
+        headers["Strict-Transport-Security"] = "max-age=31536000"
+    return headers
+
+
 def security_headers_tween_factory(handler: Callable[[Request], Response],
                                    registry: Registry) -> Callable[[Request], Response]:
-    tls = registry["nsupdate.settings"].we_have_tls
+    required = security_headers(registry["nsupdate.settings"].we_have_tls)
 
     def security_headers_tween(request: Request) -> Response:
         response = handler(request)
         headers = response.headers
-        for name, value in SECURITY_HEADERS.items():
+        for name, value in required.items():
             headers.setdefault(name, value)
-        headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
-        if tls:
-            headers.setdefault("Strict-Transport-Security", "max-age=31536000")
         return response
 
     return security_headers_tween

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import parse_qsl
 
 from pyramid.registry import Registry
+from webob.multidict import MultiDict
 
 from ..models import utcnow
 from ..services import dyndns
@@ -30,3 +32,13 @@ def update_env(registry: Registry, environ: dict[str, Any]) -> dyndns.UpdateEnv:
         client_address=client_address_of(environ, settings.trusted_proxies),
         forward=forward,
     )
+
+
+def parse_pairs(data: str) -> list[tuple[str, str]]:
+    """Routers send all kinds of broken encodings: undecodable bytes become U+FFFD (so they fail
+    validation with a proper answer) instead of raising."""
+    return parse_qsl(data, keep_blank_values=True, encoding="utf-8", errors="replace")
+
+
+def query_params(environ: dict[str, Any]) -> MultiDict:
+    return MultiDict(parse_pairs(environ.get("QUERY_STRING", "")))

@@ -4,7 +4,6 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from urllib.parse import parse_qsl, urlencode
 
 from pyramid.csrf import check_csrf_token
 from pyramid.request import Request
@@ -15,7 +14,8 @@ from webob.multidict import MultiDict
 
 from ..services import dyndns
 from ..services.ipaddr import client_address, parse_address, request_uses_tls
-from .environment import update_env
+from ..views.helpers import login_url
+from .environment import parse_pairs, query_params, update_env
 
 log = logging.getLogger(__name__)
 ALLOWED_METHODS = ("GET", "POST")
@@ -41,21 +41,15 @@ def method_not_allowed(allowed: tuple[str, ...] = ALLOWED_METHODS) -> Response:
     return text("method not allowed", 405, Allow=", ".join(allowed))
 
 
-def _parse_pairs(data: str) -> list[tuple[str, str]]:
-    return parse_qsl(data, keep_blank_values=True, encoding="utf-8", errors="replace")
-
-
 def _params(request: Request) -> MultiDict:
     """Query string, then (POST) the form body; ``get`` finds the query string's value first.
 
-    Routers send all kinds of broken encodings: undecodable bytes become U+FFFD (so they
-    fail validation with a proper answer) instead of raising, and a body that is not a
-    form is ignored.
+    Undecodable bytes become U+FFFD (see parse_pairs); a body that is not a form is ignored.
     """
-    params = MultiDict(_parse_pairs(request.environ.get("QUERY_STRING", "")))
+    params = query_params(request.environ)
     if request.method == "POST":
         if request.content_type == "application/x-www-form-urlencoded":
-            params.extend(_parse_pairs(request.body.decode("utf-8", "replace")))
+            params.extend(parse_pairs(request.body.decode("utf-8", "replace")))
         elif request.content_type == "multipart/form-data":
             try:
                 params.extend((k, v) for k, v in request.POST.items() if isinstance(v, str))
@@ -92,8 +86,7 @@ def _owner_view(request: Request, mode: str) -> Response:
         return method_not_allowed()
     identity = request.identity
     if identity is None:
-        query = urlencode({"came_from": request.path_qs})
-        return Response(status=302, location=f"{request.application_url}/login?{query}")
+        return Response(status=302, location=login_url(request))
     # It changes DNS, so a link or form on another site must not be able to trigger it: the
     # page's JavaScript sends the session's CSRF token (header or parameter), also with GET.
     if not check_csrf_token(request, raises=False):

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import logging
 import uuid
-from urllib.parse import urlencode
 
 from pyramid.exceptions import BadCSRFToken, URLDecodeError
 from pyramid.httpexceptions import HTTPSeeOther
@@ -14,6 +13,7 @@ from pyramid.response import Response
 from pyramid.view import exception_view_config, forbidden_view_config, notfound_view_config
 
 from ..resources import PrivateResource
+from .helpers import login_url
 
 log = logging.getLogger(__name__)
 
@@ -27,8 +27,7 @@ def _needs_login(request: Request) -> bool:
 
 
 def _login_redirect(request: Request) -> Response:
-    query = urlencode({"came_from": request.path_qs})
-    return HTTPSeeOther(location=f"{request.application_url}/login?{query}")
+    return HTTPSeeOther(location=login_url(request))
 
 
 def _page(template: str, request: Request, status: int, **values: object) -> Response:

@@ -1,7 +1,7 @@
 """Small things several views need."""
 from __future__ import annotations
 
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from pyramid.request import Request
 
@@ -15,6 +15,11 @@ def safe_came_from(request: Request, came_from: str | None, default: str) -> str
             or "\\" in came_from or any(ord(c) < 32 for c in came_from)):
         return default
     return came_from
+
+
+def login_url(request: Request) -> str:
+    """The login page, coming back to this page afterwards."""
+    return f"{request.application_url}/login?{urlencode({'came_from': request.path_qs})}"
 
 
 def flash(request: Request, message: object, queue: str = "info") -> None:
