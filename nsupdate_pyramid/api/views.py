@@ -124,6 +124,12 @@ def myip(request: Request) -> Response:
     return text(client_address(request))
 
 
+def _uncached_json(data: dict) -> Response:
+    response = Response(json.dumps(data), content_type="application/json", charset="utf-8")
+    response.cache_control.no_store = True  # an address answer is only true for its caller, now
+    return response
+
+
 def _cors(request: Request, response: Response) -> Response:
     """The IPv4/IPv6-only host names are other origins than the page: allow our page to read."""
     origin = request.headers.get("Origin")
@@ -144,10 +150,8 @@ def detectip_json(request: Request) -> Response:
         version = parse_address(address).version
     except ValueError:
         version = 0
-    body = json.dumps({"ip": address, "version": version, "tls": request_uses_tls(request)})
-    response = Response(body, content_type="application/json", charset="utf-8")
-    response.cache_control.no_store = True
-    return _cors(request, response)
+    return _cors(request, _uncached_json(
+        {"ip": address, "version": version, "tls": request_uses_tls(request)}))
 
 
 @view_config(route_name="detectip_beacon", permission=NO_PERMISSION_REQUIRED, require_csrf=False,
@@ -169,10 +173,7 @@ def detectip_beacon(request: Request) -> Response:
              request_method="GET")
 def detectip_result(request: Request) -> Response:
     seen = request.registry["nsupdate.detectip"].seen(request.matchdict["token"]) or {}
-    body = json.dumps({"ipv4": seen.get("ipv4", ""), "ipv6": seen.get("ipv6", "")})
-    response = Response(body, content_type="application/json", charset="utf-8")
-    response.cache_control.no_store = True
-    return response
+    return _uncached_json({"ipv4": seen.get("ipv4", ""), "ipv6": seen.get("ipv6", "")})
 
 
 @exception_view_config(Exception, route_name="nic_update")
