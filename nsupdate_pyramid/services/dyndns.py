@@ -8,6 +8,8 @@ lose faults.
 """
 from __future__ import annotations
 
+import base64
+import binascii
 import functools
 import logging
 import re
@@ -156,9 +158,6 @@ class Outcome:
 
 def parse_basic_auth(header: str | None) -> tuple[str, str] | None:
     """(user, password) from ``Authorization: Basic ...``; None when missing or broken."""
-    import base64
-    import binascii
-
     if not header:
         return None
     scheme, _, payload = header.strip().partition(" ")
@@ -479,7 +478,7 @@ def _authenticate(env: UpdateEnv, fqdn: str, secret: str) -> tuple[Row[Any] | No
         return None, None
     changes = HostChanges(host.id)
     changes.values["last_seen"] = env.now
-    if host.recent_auth_failures or env.store.bookkeeper.effective(host.id, "recent_auth_failures", 0):
+    if env.store.bookkeeper.effective(host.id, "recent_auth_failures", host.recent_auth_failures):
         changes.values["recent_auth_failures"] = 0
     if secrets.needs_rehash(host.update_secret_hash):
         changes.values["update_secret_hash"] = secrets.hash_secret(secret)
