@@ -24,3 +24,11 @@ class IDNSBackend(Interface):
 
     def check(zone):
         """Can we reach the nameserver and are we allowed to update? -> CheckResult."""
+
+
+class IZoneKeeper(Interface):
+    """A backend whose zones live in our own database (the builtin one): a new domain needs its
+    zone row, written in the same transaction as the domain."""
+
+    def create_zone(dbsession, domain_id, zone_name):
+        """Add the zone (serial 1, NS records from ``nameserver.ns``) through ``dbsession``."""

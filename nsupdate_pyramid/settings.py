@@ -6,6 +6,8 @@ from a 500 in production.
 """
 from __future__ import annotations
 
+import base64
+import binascii
 import ipaddress
 import re
 from collections.abc import Callable, Mapping
@@ -19,6 +21,8 @@ from pyramid.exceptions import ConfigurationError
 from pyramid.settings import asbool, aslist
 
 PREFIX = "nsupdate."
+#: The built-in nameserver's keys; misspelt ones are refused like misspelt ``nsupdate.*`` ones.
+NAMESERVER_PREFIX = "nameserver."
 # production.ini ships with this placeholder; the app refuses to run with it.
 SAMPLE_SECRET_MARKER = "CHANGE-ME"  # noqa: S105 - the placeholder we refuse, not a secret
 MIN_SECRET_LENGTH = 32
@@ -144,6 +148,67 @@ def _backends(value: str) -> Mapping[str, str]:
     return MappingProxyType(backends)
 
 
+_LISTEN_ADDRESS = re.compile(r"^(?:\[(?P<v6>[0-9a-fA-F:.]+)\]|(?P<v4>[0-9.]+)):(?P<port>\d{1,5})$")
+
+
+def _addresses_with_port(value: str) -> tuple[tuple[str, int], ...]:
+    """``127.0.0.1:5353 [::1]:5353``: IP literals (a socket binds to an address, not a name)."""
+    pairs = []
+    for word in aslist(value):
+        match = _LISTEN_ADDRESS.match(word)
+        try:
+            if match is None:
+                raise ValueError
+            address = ipaddress.ip_address(match["v6"] or match["v4"])
+            port = int(match["port"])
+            if not 0 < port < 65536:
+                raise ValueError
+        except ValueError:
+            raise ValueError(f"{word!r} is not an address:port like 127.0.0.1:53 or [::1]:53") from None
+        pairs.append((str(address), port))
+    return tuple(pairs)
+
+
+def _dns_names(value: str) -> tuple[str, ...]:
+    """Absolute host names (trailing dot added), as they appear in NS and SOA records."""
+    names = []
+    for word in aslist(value):
+        name = word.strip().lower().rstrip(".")
+        if not re.fullmatch(r"[a-z0-9_]([a-z0-9_-]{0,62})(\.[a-z0-9_]([a-z0-9_-]{0,62}))*", name):
+            raise ValueError(f"{word!r} is not a host name")
+        names.append(name + ".")
+    return tuple(names)
+
+
+def _dns_name(value: str) -> str:
+    names = _dns_names(value)
+    if len(names) > 1:
+        raise ValueError(f"expected one name, got {len(names)}")
+    return names[0] if names else ""
+
+
+def _tsig_key(value: str) -> tuple[str, str, str] | None:
+    """``[algorithm:]name:secret`` as dig's -y option takes it -> (algorithm, name, secret)."""
+    text = str(value).strip()
+    if not text:
+        return None
+    parts = text.split(":")
+    if len(parts) == 2:
+        parts.insert(0, "hmac-sha256")
+    if len(parts) != 3 or not all(parts):
+        raise ValueError("expected [algorithm:]keyname:base64secret, as dig -y takes it")
+    algorithm, name, secret = (part.strip() for part in parts)
+    if algorithm.lower() not in {"hmac-md5", "hmac-sha1", "hmac-sha224", "hmac-sha256",
+                                 "hmac-sha384", "hmac-sha512"}:
+        raise ValueError(f"unknown TSIG algorithm {algorithm!r}")
+    try:
+        if not base64.b64decode(secret, validate=True):
+            raise ValueError
+    except (binascii.Error, ValueError):
+        raise ValueError("the TSIG secret is not base64") from None
+    return algorithm.lower(), _dns_name(name), secret
+
+
 def _regexes(value: str) -> tuple[str, ...]:
     patterns = _lines(value)
     for pattern in patterns:
@@ -203,6 +268,25 @@ class AppSettings:
     services_workers: int = _opt(_int_between(1, 64), "4")
     session_secret: str = _opt(_secret, "", key="session.secret")
     dns_backends: Mapping[str, str] = _opt(_backends, "", key="dns.backends")
+    # The built-in nameserver (nsupdate_pyramid.nameserver) and the zones of the builtin backend.
+    nameserver_listen: tuple[tuple[str, int], ...] = _opt(
+        _addresses_with_port, "127.0.0.1:5353", key="nameserver.listen")
+    nameserver_embedded: bool = _opt(_bool, "false", key="nameserver.embedded")
+    nameserver_ttl: int = _opt(_int_between(0, 86400), "1", key="nameserver.ttl")
+    nameserver_axfr_allow: tuple[IPNetwork, ...] = _opt(_networks, "", key="nameserver.axfr_allow")
+    nameserver_axfr_key: tuple[str, str, str] | None = _opt(_tsig_key, "", key="nameserver.axfr_key")
+    nameserver_notify: tuple[tuple[str, int], ...] = _opt(
+        _addresses_with_port, "", key="nameserver.notify")
+    nameserver_ns: tuple[str, ...] = _opt(_dns_names, "localhost", key="nameserver.ns")
+    nameserver_soa_mname: str = _opt(_dns_name, "", key="nameserver.soa_mname")
+    nameserver_soa_rname: str = _opt(_dns_name, "", key="nameserver.soa_rname")
+    nameserver_soa_refresh: int = _opt(_int_between(1, 2**31 - 1), "300", key="nameserver.soa_refresh")
+    nameserver_soa_retry: int = _opt(_int_between(1, 2**31 - 1), "60", key="nameserver.soa_retry")
+    nameserver_soa_expire: int = _opt(_int_between(1, 2**31 - 1), "1209600",
+                                      key="nameserver.soa_expire")
+    nameserver_soa_minimum: int = _opt(_int_between(0, 86400), "60", key="nameserver.soa_minimum")
+    nameserver_poll_interval: float = _opt(_float_between(0.05, 60.0), "0.5",
+                                           key="nameserver.poll_interval")
 
     @classmethod
     def ini_keys(cls) -> dict[str, str]:
@@ -213,10 +297,11 @@ class AppSettings:
 def parse_settings(raw: Mapping[str, Any]) -> AppSettings:
     """Parse and cross-check settings; raise SettingsError with one line on the first problem."""
     known = AppSettings.ini_keys()
-    unknown = sorted(key for key in raw if key.startswith(PREFIX) and key not in known)
+    unknown = sorted(key for key in raw if key.startswith((PREFIX, NAMESERVER_PREFIX)) and key not in known)
     if unknown:
+        prefix = PREFIX if unknown[0].startswith(PREFIX) else NAMESERVER_PREFIX
         raise SettingsError(f"unknown setting {unknown[0]}: check the spelling (known: "
-                            f"{', '.join(sorted(k for k in known if k.startswith(PREFIX)))})")
+                            f"{', '.join(sorted(k for k in known if k.startswith(prefix)))})")
     values: dict[str, Any] = {}
     for f in fields(AppSettings):
         key = f.metadata["key"] or PREFIX + f.name
@@ -240,6 +325,8 @@ def _cross_check(settings: AppSettings) -> None:
         raise SettingsError(
             f"bad setting nsupdate.default_backend: unknown backend {settings.default_backend!r} "
             f"(dns.backends declares: {', '.join(backends) or 'none'})")
+    if not settings.nameserver_ns:
+        raise SettingsError("bad setting nameserver.ns: name at least one nameserver of the zones")
     if settings.default_language not in settings.languages:
         raise SettingsError(f"bad setting nsupdate.default_language: {settings.default_language!r} "
                             f"is not in nsupdate.languages")

@@ -25,8 +25,13 @@ def backend_settings(settings: dict[str, Any], name: str) -> dict[str, str]:
 
 
 def add_dns_backend(config: Configurator, name: str, factory: Any) -> None:
+    """Create the backend and register it; a backend with a ``bind_registry(registry)`` method
+    gets the registry too (the builtin one writes through the app's own database)."""
     cls = config.maybe_dotted(factory)
     backend = cls.create_service(name, backend_settings(config.get_settings(), name))
+    bind = getattr(backend, "bind_registry", None)
+    if bind is not None:
+        bind(config.registry)
     config.register_service(backend, IDNSBackend, name=name)
     config.registry.setdefault("nsupdate.dns_backends", {})[name] = backend
 

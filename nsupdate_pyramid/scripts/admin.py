@@ -133,7 +133,8 @@ def cmd_domain_add(env: dict[str, Any], args: argparse.Namespace) -> None:
         env["request"].dbsession, args.name, _user(env, args.owner), backend=backend,
         public=args.public, nameserver_ip=args.nameserver, nameserver2_ip=args.nameserver2,
         nameserver_port=args.nameserver_port, tsig_key_name=args.tsig_key_name,
-        tsig_algorithm=args.tsig_algorithm, tsig_secret=args.tsig_secret)
+        tsig_algorithm=args.tsig_algorithm, tsig_secret=args.tsig_secret,
+        dns_backend=env["registry"]["nsupdate.dns_backends"].get(backend))
     print(f"created domain {domain.name} (backend {domain.backend}, key {domain.tsig_key_name})")
 
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 import base64
 import binascii
 import ipaddress
+from typing import Any
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from ..i18n import _
+from ..interfaces import IZoneKeeper
 from ..models import TSIG_ALGORITHMS, Domain, User
 from .errors import AlreadyExists, InvalidValue
 from .names import check_domain_name, normalize_name
@@ -40,7 +42,9 @@ def create_domain(dbsession: Session, name: str, owner: User, *, backend: str,
                   public: bool = False, nameserver_ip: str = "", nameserver2_ip: str = "",
                   nameserver_port: int = 53, tsig_key_name: str = "",
                   tsig_algorithm: str = "hmac-sha512", tsig_secret: str = "",
-                  comment: str = "") -> Domain:
+                  comment: str = "", dns_backend: Any = None) -> Domain:
+    """Add a domain; ``dns_backend`` (the instance named by ``backend``) adds its zone when it
+    keeps zones in our database (the builtin backend), in the same transaction."""
     name = check_domain_name(name)
     if get_domain_by_name(dbsession, name) is not None:
         raise AlreadyExists(_("A domain with this name already exists."))
@@ -63,4 +67,6 @@ def create_domain(dbsession: Session, name: str, owner: User, *, backend: str,
     )
     dbsession.add(domain)
     dbsession.flush()
+    if IZoneKeeper.providedBy(dns_backend):
+        dns_backend.create_zone(dbsession, domain.id, domain.name)
     return domain
