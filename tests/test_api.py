@@ -500,3 +500,42 @@ def test_fast_path_and_views_answer_alike(router: Router) -> None:
         assert response.headers["X-Frame-Options"] == "DENY"
         assert response.headers["Cache-Control"] == "no-store"
         assert response.content_type == "text/plain"
+
+
+class RacingBackend:
+    """The memory backend, plus another client's update landing while ours talks to DNS."""
+
+    def __init__(self, memory: Any, dbsession: Any) -> None:
+        self.memory, self.dbsession, self.calls = memory, dbsession, 0
+        self.name = memory.name
+
+    def update(self, zone: Any, name: str, rdtype: str, values: list[str], ttl: Any = None) -> None:
+        self.calls += 1
+        self.memory.update(zone, name, rdtype, values, ttl)
+        if self.calls == 1:  # what a request in another process publishes meanwhile
+            self.memory.update(zone, name, rdtype, ["192.0.2.99"], ttl)
+            self.dbsession.execute(update(Host).where(Host.fqdn == "home.example.org")
+                                   .values(published_ipv4="192.0.2.99"))
+
+    def __getattr__(self, attribute: str) -> Any:
+        return getattr(self.memory, attribute)
+
+
+def test_a_lost_race_is_decided_again_on_the_fresh_row(app: Any, router: Router, dbsession: Any,
+                                                       memory: Any) -> None:
+    """The write of a publishing request only applies to the row it decided on: when another
+    update changed the published address meanwhile, the request runs again and DNS ends up
+    holding what the database says."""
+    backends = app.registry["nsupdate.dns_backends"]
+    racing = RacingBackend(memory, dbsession)
+    backends["memory"] = racing
+    try:
+        assert router.update(myip="192.0.2.5").text == "good 192.0.2.5"
+    finally:
+        backends["memory"] = memory
+    assert racing.calls == 2  # sent again after the lost race
+    row = host_row(dbsession)
+    assert row.published_ipv4 == "192.0.2.5"
+    assert records(memory) == ["192.0.2.5"]
+    assert row.client_faults == 0 and row.last_seen is not None
+    assert router.update(myip="192.0.2.5").text == "nochg 192.0.2.5"

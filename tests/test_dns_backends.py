@@ -373,6 +373,86 @@ def test_one_backend_many_threads(server: Any) -> None:
     assert results == [[f"192.0.2.{100 + index}"] for index in range(8)]
 
 
+class CountingBackend(RFC2136Backend):
+    """Counts the UPDATE messages that go out and how many changes each carried."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.messages: list[int] = []
+
+    def _send_update(self, zone: ZoneInfo, target: Any, changes: list[Any], what: str) -> None:
+        self.messages.append(len(changes))
+        super()._send_update(zone, target, changes, what)
+
+
+def counting_backend(**settings: str) -> CountingBackend:
+    return CountingBackend.create_service("rfc2136", {"timeout": "2", **settings})
+
+
+def test_concurrent_updates_share_messages(server: Any) -> None:
+    """Group commit: callers arriving while a message is in flight go out together in the next."""
+    backend, zone = counting_backend(), zone_of(server)
+    names = [unique("batch") for _ in range(48)]
+    start = threading.Barrier(16)
+
+    def work(index: int) -> None:
+        if index < 16:
+            start.wait()
+        backend.update(zone, names[index], "A", [f"192.0.2.{index + 1}"])
+        if index % 3 == 0:
+            backend.update(zone, names[index], "TXT", [f"change {index}"])
+
+    with ThreadPoolExecutor(16) as pool:
+        list(pool.map(work, range(48)))
+    for index, name in enumerate(names):
+        assert server.query(f"{name}.{zone.name}", "A") == [f"192.0.2.{index + 1}"]
+        if index % 3 == 0:
+            assert txt_published(server, f"{name}.{zone.name}") == [f"change {index}"]
+    assert sum(backend.messages) == 48 + 16
+    assert len(backend.messages) < 48 + 16  # some messages carried several changes
+    assert max(backend.messages) <= 16
+
+
+def test_a_refused_name_fails_alone(bind_server: Any) -> None:
+    """One bad change in a shared message must not take the good ones down with it."""
+    backend, zone = counting_backend(), zone_of(bind_server)
+    good = [unique("ok") for _ in range(6)]
+    results: dict[str, Exception | None] = {}
+    start = threading.Barrier(7)
+
+    def work(name: str) -> None:
+        start.wait()
+        try:
+            backend.update(zone, name, "A", ["192.0.2.77"])
+            results[name] = None
+        except Exception as error:
+            results[name] = error
+
+    with ThreadPoolExecutor(7) as pool:
+        list(pool.map(work, [*good, "outside.example.org."]))
+    assert isinstance(results.pop("outside.example.org."), DNSNotZone)
+    assert results == dict.fromkeys(good)
+    for name in good:
+        assert bind_server.query(f"{name}.{zone.name}", "A") == ["192.0.2.77"]
+
+
+def test_queued_callers_keep_their_own_budget() -> None:
+    """Behind a message to a silent server, a waiting caller still fails within its budget."""
+    port = free_port()
+    zone = ZoneInfo(name="ddns.test.", nameserver="127.0.0.1", port=port)
+    backend = make_backend(timeout="0.4")
+    with silent_udp("127.0.0.1", port), silent_tcp("127.0.0.1", port):
+        def work(index: int) -> tuple[type[Exception], float]:
+            started = time.monotonic()
+            with pytest.raises(DNSTimeout) as excinfo:
+                backend.update(zone, f"queued{index}", "A", ["192.0.2.22"])
+            return type(excinfo.value), time.monotonic() - started
+
+        with ThreadPoolExecutor(6) as pool:
+            outcomes = list(pool.map(work, range(6)))
+    assert all(kind is DNSTimeout and elapsed < 0.4 + 0.3 for kind, elapsed in outcomes)
+
+
 # -- nameserver2 and unreachable servers --------------------------------------------------------
 
 

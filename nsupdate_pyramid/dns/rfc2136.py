@@ -18,10 +18,11 @@ import binascii
 import functools
 import math
 import socket
+import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import dns.exception
@@ -70,6 +71,10 @@ TSIG_ALGORITHMS: dict[str, dns.name.Name] = {
 
 TCP_MODES = ("auto", "always")
 CHECK_LABEL = "_nsupdate-check"
+#: Most RRset changes one UPDATE message carries when concurrent requests share it.
+MAX_BATCH = 16
+#: Above this size a request goes over TCP (no EDNS in UPDATE requests; 512 is the plain limit).
+MAX_UDP_REQUEST = 512
 
 #: TSIG failures detected by dnspython while reading a signed answer.
 _TSIG_ERRORS: tuple[type[Exception], ...] = (
@@ -116,6 +121,40 @@ class _Target:
         return self.keyring is not None
 
 
+@dataclass
+class _Change:
+    """One RRset replacement or deletion, waiting to go out in an UPDATE message."""
+
+    owner: dns.name.Name
+    rdtype: dns.rdatatype.RdataType
+    rdatas: list[dns.rdata.Rdata] | None  # None: delete the RRset
+    ttl: int
+    what: str
+    deadline: float
+    done: bool = False
+    error: DNSBackendError | None = None
+
+    def add_to(self, message: dns.update.UpdateMessage) -> None:
+        message.delete(self.owner, self.rdtype)
+        if self.rdatas:
+            message.add(self.owner, self.ttl, *self.rdatas)
+
+
+@dataclass
+class _Batch:
+    """Changes for one zone (same server and key) queued while an earlier message is in flight.
+
+    Group commit: the first caller sends at once; callers that arrive meanwhile are sent
+    together in the next message. A nameserver does most of its work per message (TSIG,
+    journal, serial), so under load this multiplies what it can take, and alone a caller
+    waits for nothing.
+    """
+
+    ready: threading.Condition = field(default_factory=threading.Condition)
+    pending: list[_Change] = field(default_factory=list)
+    sending: bool = False
+
+
 def _parse_timeout(value: Any) -> float:
     try:
         timeout = float(value)
@@ -148,6 +187,8 @@ class RFC2136Backend:
             raise ValueError(f"tcp must be one of {', '.join(TCP_MODES)}, got {tcp!r}")
         self.tcp = tcp
         self.default_ttl = _parse_ttl(default_ttl)
+        self._batches: dict[ZoneInfo, _Batch] = {}
+        self._batches_lock = threading.Lock()
 
     @classmethod
     def create_service(cls, name: str, settings: dict[str, Any]) -> RFC2136Backend:
@@ -171,19 +212,17 @@ class RFC2136Backend:
         rdtype_value = _rdtype(rdtype)
         owner = _owner(name, target.zone)
         rdatas = [_make_rdata(rdtype_value, value) for value in values]
-        message = dns.update.UpdateMessage(target.zone, keyring=target.keyring, keyname=target.keyname)
-        message.delete(owner, rdtype_value)
-        if rdatas:
-            message.add(owner, ttl or zone.ttl or self.default_ttl, *rdatas)
-        self._send_update(zone, target, message, f"update of {_fqdn(owner, target.zone)} {rdtype}")
+        self._submit(zone, target, _Change(
+            owner, rdtype_value, rdatas, ttl or zone.ttl or self.default_ttl,
+            f"update of {_fqdn(owner, target.zone)} {rdtype}", time.monotonic() + self.timeout))
 
     def delete(self, zone: ZoneInfo, name: str, rdtype: str) -> None:
         """Delete the RRset; servers answer NOERROR when it is absent, which suits an idempotent call."""
         target = self._target(zone)
         owner = _owner(name, target.zone)
-        message = dns.update.UpdateMessage(target.zone, keyring=target.keyring, keyname=target.keyname)
-        message.delete(owner, _rdtype(rdtype))
-        self._send_update(zone, target, message, f"delete of {_fqdn(owner, target.zone)} {rdtype}")
+        self._submit(zone, target, _Change(
+            owner, _rdtype(rdtype), None, 0, f"delete of {_fqdn(owner, target.zone)} {rdtype}",
+            time.monotonic() + self.timeout))
 
     def query(self, zone: ZoneInfo, name: str, rdtype: str) -> list[str]:
         """Ask the secondary first (spares the primary), the primary if it does not answer."""
@@ -236,23 +275,83 @@ class RFC2136Backend:
     def _target(self, zone: ZoneInfo, *, need_key: bool = True) -> _Target:
         return _validated_target(zone, need_key)
 
-    def _send_update(self, zone: ZoneInfo, target: _Target, message: dns.update.UpdateMessage,
+    def _submit(self, zone: ZoneInfo, target: _Target, change: _Change) -> None:
+        """Queue the change; whoever finds no message in flight sends what is queued."""
+        with self._batches_lock:
+            batch = self._batches.setdefault(zone, _Batch())
+        with batch.ready:
+            batch.pending.append(change)
+        while True:
+            with batch.ready:
+                while batch.sending and not change.done:
+                    left = change.deadline - time.monotonic()
+                    if left <= 0 and change in batch.pending:  # a message in flight took our budget
+                        batch.pending.remove(change)
+                        raise DNSTimeout(f"zone {target.label}: {change.what}: no answer from "
+                                         f"{_where(zone.nameserver.strip(), zone.port)}, "
+                                         f"timed out after {self.timeout:g} s")
+                    # Once taken into a message, its deadline (ours at the latest) bounds the wait.
+                    batch.ready.wait(max(left, 0.01))
+                if change.done:
+                    break
+                batch.sending = True
+                changes, batch.pending = batch.pending[:MAX_BATCH], batch.pending[MAX_BATCH:]
+            try:
+                self._send_changes(zone, target, changes)
+            except BaseException:
+                for each in changes:  # nobody may take a crash for a success
+                    each.error = DNSServFail(f"zone {target.label}: {each.what}: internal error")
+                raise
+            finally:
+                with batch.ready:
+                    for each in changes:
+                        each.done = True
+                    batch.sending = False
+                    batch.ready.notify_all()
+        if change.error is not None:
+            raise change.error
+
+    def _send_changes(self, zone: ZoneInfo, target: _Target, changes: list[_Change]) -> None:
+        """One message for all; if it is refused, each alone, so every caller learns its own fate."""
+        try:
+            self._send_update(zone, target, changes, changes[0].what if len(changes) == 1
+                              else f"update of {len(changes)} names")
+        except DNSBackendError as error:
+            if len(changes) == 1 or error.trips_breaker:  # the server or key, not one name
+                for change in changes:  # one instance each: threads raise them concurrently
+                    change.error = error if len(changes) == 1 else type(error)(error.message)
+                return
+            for change in changes:
+                try:
+                    self._send_update(zone, target, [change], change.what)
+                except DNSBackendError as own:
+                    change.error = own
+
+    def _send_update(self, zone: ZoneInfo, target: _Target, changes: list[_Change],
                      what: str) -> None:
         server = zone.nameserver.strip()
-        response, _ = self._exchange(zone, target, message, [server], what)
+        message = dns.update.UpdateMessage(target.zone, keyring=target.keyring, keyname=target.keyname)
+        for change in changes:
+            change.add_to(message)
+        deadline = min(change.deadline for change in changes)
+        large = len(changes) > 1 and len(message.to_wire()) > MAX_UDP_REQUEST
+        response, _ = self._exchange(zone, target, message, [server], what, deadline=deadline,
+                                     tcp=large)
         rcode = response.rcode()
         if rcode != dns.rcode.NOERROR:
             raise _rcode_error(rcode, target, server, zone.port, what, update=True)
 
     def _exchange(self, zone: ZoneInfo, target: _Target, message: dns.message.Message,
-                  servers: list[str], what: str) -> tuple[dns.message.Message, str]:
+                  servers: list[str], what: str, *, deadline: float | None = None,
+                  tcp: bool = False) -> tuple[dns.message.Message, str]:
         """Send to each server in turn until one answers, sharing one deadline among them.
 
         Each server gets an equal share of what is left, so a silent first server still leaves
         time for the second. Only silence and network errors move on to the next server: an
         answer, even an error, is the server's final word.
         """
-        deadline = time.monotonic() + self.timeout
+        if deadline is None:
+            deadline = time.monotonic() + self.timeout
         failures: list[DNSBackendError] = []
         for index, server in enumerate(servers):
             remaining = deadline - time.monotonic()
@@ -260,7 +359,8 @@ class RFC2136Backend:
                 break
             share = remaining / (len(servers) - index)
             try:
-                return self._send(message, server, zone.port, time.monotonic() + share, target, what), server
+                return self._send(message, server, zone.port, time.monotonic() + share, target, what,
+                                  tcp=tcp), server
             except (DNSTimeout, DNSNetworkError) as exc:
                 failures.append(exc)
         if len(failures) == 1:
@@ -272,7 +372,7 @@ class RFC2136Backend:
                          f"timed out after {self.timeout:g} s")
 
     def _send(self, message: dns.message.Message, server: str, port: int, deadline: float,
-              target: _Target, what: str) -> dns.message.Message:
+              target: _Target, what: str, *, tcp: bool = False) -> dns.message.Message:
         """One server, UDP first unless told otherwise, TCP when UDP cannot carry the answer."""
         where = _where(server, port)
 
@@ -321,7 +421,7 @@ class RFC2136Backend:
                 return dns.query.udp(message, server, timeout=remaining(), port=port, sock=sock,
                                      raise_on_truncation=True)
 
-        if self.tcp == "always":
+        if tcp or self.tcp == "always":
             return over_tcp()
         try:
             return guarded(over_udp)

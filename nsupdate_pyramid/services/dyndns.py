@@ -60,23 +60,21 @@ _HOST_COLUMNS = (
     Domain.nameserver_port, Domain.tsig_key_name, Domain.tsig_algorithm, Domain.tsig_secret,
     Domain.ttl.label("domain_ttl"),
 )
+# Whether the host has related hosts or third-party services comes along (two indexed EXISTS,
+# a few microseconds): most hosts have neither, and then a good update asks nothing more.
 HOST_QUERY = (
-    select(*_HOST_COLUMNS)
-    .join(Domain, Host.domain_id == Domain.id)
-    .where(Host.fqdn == bindparam("fqdn"))
-)
-# For a request that publishes: two updates of one host must not interleave (DNS set by one,
-# "published" by the other), so the host row (not the domain's) stays locked until commit
-# (SQLite serialises writers anyway). Whether the host has related hosts or third-party
-# services comes along: most have neither, and then a good update asks nothing more.
-LOCKED_HOST_QUERY = (
     select(*_HOST_COLUMNS,
            exists().where(RelatedHost.host_id == Host.id).label("has_related"),
            exists().where(ServiceConfig.host_id == Host.id).label("has_services"))
     .join(Domain, Host.domain_id == Domain.id)
     .where(Host.fqdn == bindparam("fqdn"))
-    .with_for_update(of=Host)
 )
+# After a lost race (see _apply): two updates of one host must not interleave (DNS set by one,
+# "published" by the other), so the host row (not the domain's) stays locked until commit.
+LOCKED_HOST_QUERY = HOST_QUERY.with_for_update(of=Host)
+#: What a publishing request's decisions rest on; its write only applies if they are unchanged.
+PUBLISHED_COLUMNS = ("published_ipv4", "published_ipv6", "published_prefix_ipv4",
+                     "published_prefix_ipv6")
 
 
 RELATED_QUERY = (
@@ -143,11 +141,22 @@ class HostChanges:
         """Bookkeeping only (counters, messages, last_seen): buffered."""
         store.bookkeeper.record(self.host_id, self.values, self.increments)
 
-    def save(self, session: Session, store: HostStore) -> None:
-        """Inside a write transaction, together with what the buffer still holds for the host."""
-        delta = store.bookkeeper.take(self.host_id) or Delta()
+    def save(self, session: Session, store: HostStore, expect: Mapping[str, Any] | None = None) -> bool:
+        """Inside a write transaction, together with what the buffer still holds for the host.
+
+        With ``expect`` (column values as read), nothing is written and False is returned when
+        another request changed them in the meantime.
+        """
+        pending = store.bookkeeper.take(self.host_id)
+        delta = Delta()
+        if pending is not None:
+            delta.merge(pending.values, pending.increments)
         delta.merge(self.values, self.increments)
-        write_delta(session, self.host_id, delta)
+        if write_delta(session, self.host_id, delta, expect):
+            return True
+        if pending is not None:
+            store.bookkeeper.put_back({self.host_id: pending})
+        return False
 
 
 @dataclass(frozen=True)
@@ -422,8 +431,13 @@ def _auth_failure(env: UpdateEnv, host: Row[Any]) -> None:
 
 def _apply(env: UpdateEnv, host: Row[Any], changes: HostChanges,
            attempt: Callable[[HostUpdater], Answer]) -> Answer:
-    """Run ``attempt`` on the row as read; only if it has to publish, again in a write
-    transaction on the locked, fresh row (bookkeeping-only answers never take a write lock)."""
+    """Run ``attempt`` on the row as read; only if it has to publish, publish and then write.
+
+    Bookkeeping-only answers never take a write lock. A publishing request keeps the host
+    row unlocked while it talks to DNS (on SQLite a lock would stop every writer, on
+    PostgreSQL it costs round trips) and writes only if what it decided on is unchanged;
+    if another request got there first, it runs again on the locked, fresh row.
+    """
     first_pass = changes.copy()
     try:
         answer = attempt(HostUpdater(env, host, first_pass))
@@ -433,31 +447,47 @@ def _apply(env: UpdateEnv, host: Row[Any], changes: HostChanges,
         first_pass.record(env.store)
         return answer
     store = env.store
-    with store.host_lock(host.id):
-        if store.single_writer:
-            # SQLite: do the DNS work on a fresh read (the host lock keeps this process's
-            # updates of the host in order), then write in a short transaction, so the one
-            # database-wide write lock is never held across a round trip to the nameserver.
-            with store.read() as connection:
-                fresh = load_host(connection, host.fqdn, lock=True)
-                if fresh is None:  # deleted in the meantime
-                    return Answer("nohost")
-                updater = HostUpdater(env, fresh, changes, connection)
-                answer = attempt(updater)
-            with store.write() as session:
-                changes.save(session, store)
-        else:
-            # Server databases: the row lock orders updates of one host across processes too.
-            with store.write() as session:
-                locked = load_host(session, host.fqdn, lock=True)
-                if locked is None:
-                    return Answer("nohost")
-                updater = HostUpdater(env, locked, changes, session)
-                answer = attempt(updater)
-                changes.save(session, store)
+    with store.host_lock(host.id):  # this process's updates of one host, in order
+        optimistic = changes.copy()
+        with store.read() as connection:
+            updater = HostUpdater(env, host, optimistic, connection)
+            answer = attempt(updater)
+        expect = {column: getattr(host, column) for column in PUBLISHED_COLUMNS}
+        with store.write() as session:
+            saved = optimistic.save(session, store, expect)
+        if not saved:
+            updater, answer = _apply_locked(env, host.fqdn, changes, attempt)
+            if updater is None:
+                return answer
     if updater.calls and env.forward is not None:
         env.forward(updater.calls)
     return answer
+
+
+def _apply_locked(env: UpdateEnv, fqdn: str, changes: HostChanges,
+                  attempt: Callable[[HostUpdater], Answer]) -> tuple[HostUpdater | None, Answer]:
+    """The slow, sure way after a lost race: decide, publish and write on the locked row."""
+    store = env.store
+    if store.single_writer:
+        # SQLite: the write lock stops every writer, so never hold it across a DNS round trip;
+        # the host lock orders this process's updates, the table is re-read fresh.
+        with store.read() as connection:
+            fresh = load_host(connection, fqdn)
+            if fresh is None:  # deleted in the meantime
+                return None, Answer("nohost")
+            updater = HostUpdater(env, fresh, changes, connection)
+            answer = attempt(updater)
+        with store.write() as session:
+            changes.save(session, store)
+        return updater, answer
+    with store.write() as session:  # the row lock orders updates across processes too
+        locked = load_host(session, fqdn, lock=True)
+        if locked is None:
+            return None, Answer("nohost")
+        updater = HostUpdater(env, locked, changes, session)
+        answer = attempt(updater)
+        changes.save(session, store)
+    return updater, answer
 
 
 def _read_host(env: UpdateEnv, fqdn: str) -> Row[Any] | None:

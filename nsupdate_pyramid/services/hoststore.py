@@ -16,7 +16,7 @@ import atexit
 import contextlib
 import logging
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -59,9 +59,16 @@ class Delta:
         return values
 
 
-def write_delta(session: Session, host_id: int, delta: Delta) -> None:
-    if delta.values or delta.increments:
-        session.execute(update(HOSTS).where(HOSTS.c.id == host_id).values(delta.statement_values()))
+def write_delta(session: Session, host_id: int, delta: Delta,
+                expect: Mapping[str, Any] | None = None) -> bool:
+    """One UPDATE of the host row; with ``expect``, only if those columns still hold those values."""
+    if not delta.values and not delta.increments and expect is None:
+        return True
+    statement = update(HOSTS).where(HOSTS.c.id == host_id)
+    for column, value in (expect or {}).items():
+        statement = statement.where(HOSTS.c[column] == value)
+    values = delta.statement_values() or {HOSTS.c.id: HOSTS.c.id}
+    return session.execute(statement.values(values)).rowcount == 1
 
 
 class Bookkeeper:
@@ -125,13 +132,17 @@ class Bookkeeper:
                     write_delta(session, host_id, delta)
         except Exception:
             log.exception("could not write the bookkeeping of %d hosts; will retry", len(batch))
-            with self._lock:
-                for host_id, delta in batch.items():
-                    if len(self._pending) < MAX_PENDING_HOSTS or host_id in self._pending:
-                        newer = self._pending.pop(host_id, None)
-                        if newer is not None:
-                            delta.merge(newer.values, newer.increments)
-                        self._pending[host_id] = delta
+            self.put_back(batch)
+
+    def put_back(self, batch: dict[int, Delta]) -> None:
+        """Deltas taken but not written go back in front of anything recorded since."""
+        with self._lock:
+            for host_id, delta in batch.items():
+                if len(self._pending) < MAX_PENDING_HOSTS or host_id in self._pending:
+                    newer = self._pending.pop(host_id, None)
+                    if newer is not None:
+                        delta.merge(newer.values, newer.increments)
+                    self._pending[host_id] = delta
 
 
 class HostStore:
