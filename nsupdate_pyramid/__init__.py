@@ -10,10 +10,14 @@ warnings.filterwarnings("ignore", message="pkg_resources is deprecated", categor
 
 from pyramid.config import Configurator  # noqa: E402
 from pyramid.router import Router  # noqa: E402
+from pyramid.settings import asbool  # noqa: E402
 
 from .api.fastpath import FastPath  # noqa: E402
 
 __version__ = "0.1.0.dev0"
+#: A PasteDeploy option (``bootstrap(ini, options={...})``) with which tools that load the app
+#: keep it from starting the embedded nameserver.
+START_NAMESERVER_OPTION = "start_nameserver"
 
 
 def includeme(config: Configurator) -> None:
@@ -29,6 +33,13 @@ def main(global_config: dict[str, Any] | None, **settings: Any) -> Router:
     with Configurator(settings=settings) as config:
         config.include(includeme)
     app = FastPath(config.make_wsgi_app())
+    if config.registry["nsupdate.settings"].nameserver_embedded and \
+            asbool((global_config or {}).get(START_NAMESERVER_OPTION, True)):
+        # Development: the built-in nameserver in a daemon thread of the web process
+        # (not in command-line tools, which load the app with start_nameserver=false).
+        from .nameserver import start_embedded
+
+        start_embedded(config.registry)
     # What start-up created lives as long as the process: keep the garbage collector from
     # walking it again and again (full collections otherwise cost ~75 ms each, the p99).
     gc.collect()

@@ -30,6 +30,7 @@ pytest_plugins = ["tests.fixtures.bind", "tests.fixtures.postgres"]
 pytest_plugins += ["tests.fixtures.dyndns2"]
 pytest_plugins += ["tests.fixtures.pdns", "tests.fixtures.knot"]
 pytest_plugins += ["tests.fixtures.live_app"]
+pytest_plugins += ["tests.fixtures.nameserver"]
 
 ROOT = Path(__file__).resolve().parent.parent
 ENGINES = ["sqlite", "postgresql"]

@@ -17,6 +17,7 @@ from pyramid.interfaces import ITranslationDirectories
 from pyramid.paster import bootstrap, setup_logging
 from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError, ProgrammingError
 
+from .. import START_NAMESERVER_OPTION
 from ..models import TSIG_ALGORITHMS
 from ..services import domains as domain_service
 from ..services import hosts as host_service
@@ -185,7 +186,8 @@ def run(argv: Sequence[str] | None = None) -> int:
     env = None
     try:
         setup_logging(args.config_uri)
-        with bootstrap(args.config_uri) as env, env["request"].tm:
+        with bootstrap(args.config_uri, options={START_NAMESERVER_OPTION: "false"}) as env, \
+                env["request"].tm:
             args.handler(env, args)
         return 0
     except (CommandError, ServiceError, NotFound) as error:

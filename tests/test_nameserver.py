@@ -1,0 +1,464 @@
+"""The built-in nameserver, queried with dig and dnspython over loopback, on SQLite and PostgreSQL:
+every answer kind, UDP and TCP, EDNS and truncation, zone transfers (with TSIG), split horizon,
+changes from the web process within a second, database outages, BIND as a real secondary
+receiving our NOTIFY, the console script and the embedded mode."""
+from __future__ import annotations
+
+import base64
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import dns.exception
+import dns.flags
+import dns.message
+import dns.name
+import dns.query
+import dns.rcode
+import dns.rdatatype
+import dns.tsigkeyring
+import dns.xfr
+import dns.zone
+import pytest
+import webtest
+from sqlalchemy import select
+
+from nsupdate_pyramid import main
+from nsupdate_pyramid.dns.builtin import BuiltinBackend
+from nsupdate_pyramid.dns.zone import ZoneInfo
+from nsupdate_pyramid.models import Zone, get_engine, get_session_factory
+from nsupdate_pyramid.services import domains as domain_service
+from nsupdate_pyramid.services import hosts as host_service
+from nsupdate_pyramid.services import users as user_service
+from tests.fixtures.bind import NAMED
+from tests.fixtures.nameserver import (
+    OWNER,
+    ZONE,
+    NameserverLab,
+    fresh_database,
+    nameserver_settings,
+    start_nameserver,
+)
+from tests.fixtures.net import free_port, ipv6_loopback_usable, stop_process, wait_for_soa
+from tests.fixtures.postgres import _admin_connection
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+
+
+def dig(port: int, *args: str, server: str = "127.0.0.1") -> str:
+    result = subprocess.run(["dig", f"@{server}", "-p", str(port), "+norec", "+time=2", "+tries=1", *args],
+                            capture_output=True, text=True, timeout=15, check=False)
+    return result.stdout
+
+
+def fqdn(label: str) -> str:
+    return f"{label}.{ZONE}"
+
+
+def serial(lab: NameserverLab) -> int:
+    with lab.session() as session:
+        return session.execute(select(Zone.serial).where(Zone.name == ZONE)).scalar_one()
+
+
+# -- answers ----------------------------------------------------------------------------------
+
+
+def test_a_aaaa_txt_answers_are_authoritative_with_the_configured_ttl(ns_lab: NameserverLab) -> None:
+    ns_lab.backend.update(ns_lab.zone, "basic", "A", ["192.0.2.10"])
+    ns_lab.backend.update(ns_lab.zone, "basic", "AAAA", ["2001:db8::10"])
+    ns_lab.backend.update(ns_lab.zone, "basic", "TXT", ["hello world"])
+    ns_lab.wait_for(lambda: ns_lab.values(fqdn("basic"), "TXT") == ['"hello world"'])
+    for tcp in (False, True):
+        response = ns_lab.query(fqdn("basic"), "A", tcp=tcp)
+        assert response.flags & dns.flags.AA
+        assert not response.flags & dns.flags.RA
+        answer = [(rrset.ttl, [r.to_text() for r in rrset]) for rrset in response.answer]
+        assert answer == [(1, ["192.0.2.10"])]
+    assert ns_lab.values(fqdn("basic"), "AAAA") == ["2001:db8::10"]
+    out = dig(ns_lab.port, fqdn("basic"), "A")
+    assert "flags: qr aa;" in out and "status: NOERROR" in out
+    assert dig(ns_lab.port, "+noall", "+answer", fqdn("basic"), "A").split() == [
+        f"{fqdn('basic')}.", "1", "IN", "A", "192.0.2.10"]
+    assert dig(ns_lab.port, "+short", "+tcp", fqdn("basic"), "AAAA").strip() == "2001:db8::10"
+    if ipv6_loopback_usable():
+        assert dig(ns_lab.port, "+short", fqdn("basic"), "A", server="::1").strip() == "192.0.2.10"
+
+
+def test_soa_and_ns_of_the_apex(ns_lab: NameserverLab) -> None:
+    soa = ns_lab.query(ZONE, "SOA").answer[0][0]
+    assert (soa.mname.to_text(), soa.rname.to_text()) == ("ns1.dyn.test.", f"hostmaster.{ZONE}.")
+    assert soa.serial == serial(ns_lab)
+    assert (soa.refresh, soa.retry, soa.expire, soa.minimum) == (300, 60, 1209600, 60)
+    assert ns_lab.values(ZONE, "NS") == ["ns1.dyn.test.", "ns2.example.net."]
+
+
+def test_nxdomain_and_nodata_carry_the_soa(ns_lab: NameserverLab) -> None:
+    ns_lab.backend.update(ns_lab.zone, "only-a.deep", "A", ["192.0.2.11"])
+    ns_lab.wait_for(lambda: ns_lab.values(fqdn("only-a.deep")) == ["192.0.2.11"])
+    for name, rdtype, rcode in [(fqdn("missing"), "A", dns.rcode.NXDOMAIN),
+                                (fqdn("only-a.deep"), "AAAA", dns.rcode.NOERROR),
+                                (fqdn("deep"), "A", dns.rcode.NOERROR)]:  # empty non-terminal
+        response = ns_lab.query(name, rdtype)
+        assert response.rcode() == rcode, name
+        assert response.answer == []
+        assert response.flags & dns.flags.AA
+        [authority] = response.authority
+        assert authority.rdtype == dns.rdatatype.SOA and authority.ttl == 1  # min(ttl, minimum)
+    assert "status: NXDOMAIN" in dig(ns_lab.port, fqdn("missing"), "A")
+
+
+def test_names_outside_our_zones_are_refused(ns_lab: NameserverLab) -> None:
+    for name in ("example.com", "test", "."):
+        response = ns_lab.query(name, "A")
+        assert response.rcode() == dns.rcode.REFUSED
+        assert not response.flags & dns.flags.AA
+    assert "status: REFUSED" in dig(ns_lab.port, "www.example.com", "A")
+
+
+def test_any_gets_one_rrset(ns_lab: NameserverLab) -> None:
+    ns_lab.backend.update(ns_lab.zone, "anyhost", "A", ["192.0.2.12"])
+    ns_lab.backend.update(ns_lab.zone, "anyhost", "TXT", ["x"])
+    ns_lab.wait_for(lambda: ns_lab.values(fqdn("anyhost"), "TXT") == ['"x"'])
+    response = ns_lab.query(fqdn("anyhost"), "ANY")
+    assert [rrset.rdtype for rrset in response.answer] == [dns.rdatatype.A]
+    assert ns_lab.query(fqdn("nothing-here"), "ANY").rcode() == dns.rcode.NXDOMAIN
+
+
+def test_edns_payload_size_and_truncation(ns_lab: NameserverLab) -> None:
+    """15 strings of 200 bytes: over 512 and 1232 bytes, under 4096."""
+    texts = [f"{i:02d}" + "t" * 198 for i in range(15)]
+    ns_lab.backend.update(ns_lab.zone, "big", "TXT", texts)
+    ns_lab.wait_for(lambda: len(ns_lab.query(fqdn("big"), "TXT", tcp=True).answer) == 1)
+    plain = ns_lab.query(fqdn("big"), "TXT")  # no EDNS: 512 bytes at most
+    assert plain.flags & dns.flags.TC and plain.edns == -1
+    small = ns_lab.query(fqdn("big"), "TXT", payload=1232)
+    assert small.flags & dns.flags.TC and small.edns == 0 and small.payload == 1232
+    large = ns_lab.query(fqdn("big"), "TXT", payload=4096)
+    assert not large.flags & dns.flags.TC and len(large.answer[0]) == 15
+    assert len(ns_lab.query(fqdn("big"), "TXT", tcp=True).answer[0]) == 15
+    out = dig(ns_lab.port, "+bufsize=1232", fqdn("big"), "TXT")
+    assert "Truncated, retrying in TCP mode" in out
+    assert sum(line.split()[3:4] == ["TXT"] for line in out.splitlines() if not line.startswith(";")) == 15
+    badvers = dns.message.make_query(fqdn("big"), "TXT", use_edns=1)
+    assert dns.query.udp(badvers, "127.0.0.1", port=ns_lab.port, timeout=2).rcode() == dns.rcode.BADVERS
+
+
+def test_split_horizon_by_source_address(ns_lab: NameserverLab) -> None:
+    """The host's published address is 127.0.0.2: a client from there gets the LAN address."""
+    ns_lab.backend.update(ns_lab.zone, "nas", "A", ["127.0.0.2"])
+    assert ns_lab.backend.set_lan(ns_lab.zone, "nas", "A", "192.168.1.10")
+    ns_lab.wait_for(lambda: ns_lab.values(fqdn("nas"), source="127.0.0.2") == ["192.168.1.10"])
+    assert ns_lab.values(fqdn("nas"), source="127.0.0.3") == ["127.0.0.2"]
+    assert ns_lab.values(fqdn("nas"), source="127.0.0.2", tcp=True) == ["192.168.1.10"]
+    # The public address moves on; the LAN address stays for clients behind the new one.
+    ns_lab.backend.update(ns_lab.zone, "nas", "A", ["127.0.0.3"])
+    ns_lab.wait_for(lambda: ns_lab.values(fqdn("nas"), source="127.0.0.3") == ["192.168.1.10"])
+    assert ns_lab.values(fqdn("nas"), source="127.0.0.2") == ["127.0.0.3"]
+    # Zone transfers carry the public data only.
+    axfr = dns.zone.from_xfr(dns.query.xfr("127.0.0.1", ZONE, port=ns_lab.port, timeout=2))
+    assert [r.to_text() for r in axfr.find_rdataset("nas", "A")] == ["127.0.0.3"]
+
+
+def test_changes_are_served_within_a_second(ns_lab: NameserverLab) -> None:
+    ns_lab.backend.update(ns_lab.zone, "fast", "A", ["192.0.2.20"])
+    ns_lab.wait_for(lambda: ns_lab.values(fqdn("fast")) == ["192.0.2.20"])
+    ns_lab.backend.update(ns_lab.zone, "fast", "A", ["192.0.2.21"])
+    assert ns_lab.wait_for(lambda: ns_lab.values(fqdn("fast")) == ["192.0.2.21"]) < 1.0
+    ns_lab.backend.delete(ns_lab.zone, "fast", "A")
+    ns_lab.wait_for(lambda: ns_lab.query(fqdn("fast")).rcode() == dns.rcode.NXDOMAIN)
+
+
+def test_nic_update_then_dig(ns_lab: NameserverLab) -> None:
+    """The whole path: /nic/update through the app (builtin backend), then dig answers."""
+    with ns_lab.session() as session:
+        owner = user_service.get_user_by_username(session, OWNER)
+        _host, secret = host_service.create_host(session, fqdn("router"), owner)
+        session.commit()
+    client = webtest.TestApp(ns_lab.app, extra_environ={"REMOTE_ADDR": "192.0.2.7"})
+    client.authorization = ("Basic", (fqdn("router"), secret))
+    assert client.get("/nic/update", {"myip": "198.51.100.33"}).text == "good 198.51.100.33"
+    ns_lab.wait_for(lambda: dig(ns_lab.port, "+short", fqdn("router"), "A").strip() == "198.51.100.33")
+    assert client.get("/nic/update", {"myip": "198.51.100.34"}).text == "good 198.51.100.34"
+    ns_lab.wait_for(lambda: dig(ns_lab.port, "+short", fqdn("router"), "A").strip() == "198.51.100.34")
+
+
+# -- zone transfers ---------------------------------------------------------------------------
+
+
+def test_axfr_allowed_and_refused(ns_lab: NameserverLab) -> None:
+    ns_lab.backend.update(ns_lab.zone, "xfr", "A", ["192.0.2.30"])
+    ns_lab.wait_for(lambda: ns_lab.values(fqdn("xfr")) == ["192.0.2.30"])
+    zone = dns.zone.from_xfr(dns.query.xfr("127.0.0.1", ZONE, port=ns_lab.port, timeout=2))
+    assert zone.get_rdataset("@", "SOA")[0].serial == serial(ns_lab)
+    assert [r.to_text() for r in zone.find_rdataset("xfr", "A")] == ["192.0.2.30"]
+    out = dig(ns_lab.port, ZONE, "AXFR")
+    records = [line.split() for line in out.splitlines() if line and not line.startswith(";")]
+    assert [f"xfr.{ZONE}.", "1", "IN", "A", "192.0.2.30"] in records
+    assert [record[3] for record in records].count("SOA") == 2
+    # 127.0.0.4 is not in nameserver.axfr_allow (127.0.0.1/32).
+    with pytest.raises(dns.xfr.TransferError):
+        dns.zone.from_xfr(dns.query.xfr("127.0.0.1", ZONE, port=ns_lab.port, timeout=2, source="127.0.0.4"))
+    assert "Transfer failed" in dig(ns_lab.port, "-b", "127.0.0.4", ZONE, "AXFR")
+    # Not over UDP, and not for a zone we do not have.
+    response = dns.query.udp(dns.message.make_query(ZONE, "AXFR"), "127.0.0.1", port=ns_lab.port, timeout=2)
+    assert response.rcode() == dns.rcode.NOTIMP
+    with pytest.raises(dns.xfr.TransferError):
+        dns.zone.from_xfr(dns.query.xfr("127.0.0.1", "example.com", port=ns_lab.port, timeout=2))
+
+
+def test_ixfr_is_answered_with_the_whole_zone(ns_lab: NameserverLab) -> None:
+    zone = dns.zone.from_xfr(dns.query.xfr("127.0.0.1", ZONE, port=ns_lab.port, timeout=2,
+                                           rdtype=dns.rdatatype.IXFR, serial=1))
+    assert zone.get_rdataset("@", "NS") is not None
+    response = dns.query.udp(dns.message.make_query(ZONE, "IXFR"), "127.0.0.1", port=ns_lab.port, timeout=2)
+    assert [rrset.rdtype for rrset in response.answer] == [dns.rdatatype.SOA]
+
+
+def test_axfr_with_tsig(ns_lab: NameserverLab) -> None:
+    secret = base64.b64encode(os.urandom(32)).decode()
+    port = free_port()
+    settings = nameserver_settings(ns_lab.url, port, **{
+        "nameserver.listen": f"127.0.0.1:{port}", "nameserver.axfr_key": f"hmac-sha256:xfr-key:{secret}"})
+    engine = get_engine(settings)
+    server = start_nameserver(settings, engine)
+    try:
+        good = dns.tsigkeyring.from_text({"xfr-key.": ("hmac-sha256", secret)})
+        wrong = dns.tsigkeyring.from_text({"xfr-key.": ("hmac-sha256", base64.b64encode(b"w" * 32).decode())})
+        zone = dns.zone.from_xfr(dns.query.xfr("127.0.0.1", ZONE, port=port, timeout=2, keyring=good))
+        assert zone.get_rdataset("@", "SOA") is not None
+        with pytest.raises(dns.xfr.TransferError):  # unsigned: refused
+            dns.zone.from_xfr(dns.query.xfr("127.0.0.1", ZONE, port=port, timeout=2))
+        with pytest.raises(dns.xfr.TransferError, match="NOTAUTH"):
+            dns.zone.from_xfr(dns.query.xfr("127.0.0.1", ZONE, port=port, timeout=2, keyring=wrong))
+        assert "XFR size" in dig(port, "-y", f"hmac-sha256:xfr-key:{secret}", ZONE, "AXFR")
+        # Plain queries need no key.
+        assert sorted(dig(port, "+short", ZONE, "NS").split()) == ["ns1.dyn.test.", "ns2.example.net."]
+    finally:
+        server.stop()
+        engine.dispose()
+
+
+# -- robustness -------------------------------------------------------------------------------
+
+
+def test_malformed_packets_never_stop_it(ns_lab: NameserverLab) -> None:
+    rng = random.Random(5)
+    valid = dns.message.make_query(fqdn("basic"), "A").to_wire()
+    packets = [b"", b"\x00", valid[:11], valid[:13], valid[:-3],
+               # a name that points at itself (compression loop), and one with far too many labels
+               valid[:12] + b"\xc0\x0c\x00\x01\x00\x01",
+               valid[:12] + b"\x01a" * 200 + b"\x00\x00\x01\x00\x01"]
+    packets += [rng.randbytes(rng.randrange(1, 600)) for _ in range(2000)]
+    packets += [valid[:2] + bytes([rng.randrange(256) & 0x7F]) + valid[3:12] + rng.randbytes(40)
+                for _ in range(500)]
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        for packet in packets:
+            sock.sendto(packet, ("127.0.0.1", ns_lab.port))
+    with socket.create_connection(("127.0.0.1", ns_lab.port), timeout=2) as conn:
+        conn.sendall(b"\x00\x05abcde\x00\x40" + b"z" * 10)  # garbage, then a short frame
+    # The burst may overflow the socket's receive buffer (the kernel drops what does not fit):
+    # ask until the backlog is worked off; the server itself must still be there.
+    ns_lab.wait_for(lambda: _answers(ns_lab, fqdn("loop")), timeout=10)
+    assert ns_lab.query(ZONE, "SOA", tcp=True).rcode() == dns.rcode.NOERROR
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.settimeout(2)
+        sock.sendto(valid[:12] + b"\xc0\x0c\x00\x01\x00\x01", ("127.0.0.1", ns_lab.port))
+        answer = sock.recv(512)
+        assert answer[:2] == valid[:2] and answer[3] & 0x0F == dns.rcode.FORMERR
+
+
+def _answers(lab: NameserverLab, name: str) -> bool:
+    try:
+        response = dns.query.udp(dns.message.make_query(name, "A"), "127.0.0.1", port=lab.port, timeout=0.2)
+    except dns.exception.Timeout:
+        return False
+    return response.rcode() == dns.rcode.NXDOMAIN
+
+
+def test_serves_the_last_copy_while_the_database_is_gone(db_url: str, tmp_path: Path) -> None:
+    url = fresh_database(db_url, tmp_path, "nsu_ns_outage")
+    port = free_port()
+    settings = nameserver_settings(url, port, **{"nameserver.listen": f"127.0.0.1:{port}"})
+    engine = get_engine(settings)
+    factory = get_session_factory(engine)
+    backend = BuiltinBackend("builtin", session_factory=factory)
+    with factory() as session:
+        owner = user_service.create_user(session, "outage", "outage@example.org", "x" * 12)
+        domain_service.create_domain(session, "gone.test", owner, backend="builtin", dns_backend=backend)
+        session.commit()
+    zone = ZoneInfo(name="gone.test")
+    backend.update(zone, "h", "A", ["192.0.2.40"])
+    server = start_nameserver(settings, engine)
+    try:
+        def answer() -> list[str]:
+            response = dns.query.udp(dns.message.make_query("h.gone.test", "A"), "127.0.0.1", port=port,
+                                     timeout=2)
+            return [r.to_text() for rrset in response.answer for r in rrset]
+
+        assert answer() == ["192.0.2.40"]
+        if url.startswith("sqlite"):
+            engine.dispose()
+            Path(url[len("sqlite:///"):]).unlink()
+        else:
+            with _admin_connection(url) as admin:
+                admin.execute("DROP DATABASE nsu_ns_outage WITH (FORCE)")
+        refresher = server.server.refresher
+        deadline = time.monotonic() + 5
+        while not refresher.failing and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert refresher.failing
+        for _ in range(20):
+            assert answer() == ["192.0.2.40"]
+    finally:
+        server.stop()
+        engine.dispose()
+
+
+# -- BIND as a secondary ----------------------------------------------------------------------
+
+SECONDARY_CONF = """\
+key "xfr-key." {{ algorithm hmac-sha256; secret "{secret}"; }};
+options {{
+    directory "{workdir}";
+    pid-file "{workdir}/named.pid";
+    session-keyfile "{workdir}/session.key";
+    managed-keys-directory "{workdir}";
+    listen-on port {port} {{ 127.0.0.1; }};
+    listen-on-v6 {{ none; }};
+    recursion no; dnssec-validation no; notify no;
+}};
+controls {{ }};
+zone "{zone}" {{
+    type secondary;
+    primaries {{ 127.0.0.1 port {primary} key "xfr-key."; }};
+}};
+"""
+
+
+def test_bind_secondary_gets_notify_and_transfers(ns_lab: NameserverLab, tmp_path: Path) -> None:
+    """BIND transfers our zone (TSIG-signed) and, told by our NOTIFY, each change at once
+    (its refresh is 300 s, so only the NOTIFY can explain a change arriving in seconds)."""
+    secret = base64.b64encode(os.urandom(32)).decode()
+    bind_port, our_port = free_port(), free_port()
+    settings = nameserver_settings(ns_lab.url, our_port, **{
+        "nameserver.listen": f"127.0.0.1:{our_port}", "nameserver.axfr_key": f"xfr-key:{secret}",
+        "nameserver.notify": f"127.0.0.1:{bind_port}"})
+    engine = get_engine(settings)
+    server = start_nameserver(settings, engine)
+    (tmp_path / "named.conf").write_text(SECONDARY_CONF.format(
+        secret=secret, workdir=tmp_path, port=bind_port, zone=ZONE, primary=our_port))
+    with open(tmp_path / "named.log", "wb") as log:
+        named = subprocess.Popen([NAMED, "-g", "-4", "-c", str(tmp_path / "named.conf")],
+                                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        wait_for_soa(named, bind_port, f"{ZONE}.")
+        ns_lab.backend.update(ns_lab.zone, "secondary", "A", ["192.0.2.50"])
+        deadline = time.monotonic() + 5
+        while dig(bind_port, "+short", fqdn("secondary"), "A").strip() != "192.0.2.50":
+            assert time.monotonic() < deadline, (tmp_path / "named.log").read_text()[-2000:]
+            time.sleep(0.05)
+        assert "notify" in (tmp_path / "named.log").read_text().lower()
+        bind_soa = dig(bind_port, "+short", ZONE, "SOA").split()
+        assert int(bind_soa[2]) == serial(ns_lab)
+    finally:
+        stop_process(named)
+        server.stop()
+        engine.dispose()
+
+
+# -- running it ------------------------------------------------------------------------------
+
+INI = """\
+[app:main]
+use = egg:nsupdate-pyramid
+{settings}
+
+[loggers]
+keys = root
+
+[handlers]
+keys = console
+
+[formatters]
+keys = generic
+
+[logger_root]
+level = INFO
+handlers = console
+
+[handler_console]
+class = StreamHandler
+args = (sys.stderr,)
+level = NOTSET
+formatter = generic
+
+[formatter_generic]
+format = %(levelname)s [%(name)s] %(message)s
+"""
+
+
+def write_ini(path: Path, settings: dict[str, str]) -> Path:
+    lines = []
+    for key, value in settings.items():
+        indented = value.replace("\n", "\n    ").replace("%", "%%")
+        lines.append(f"{key} = {indented}")
+    path.write_text(INI.format(settings="\n".join(lines)))
+    return path
+
+
+def test_console_script_serves_and_stops_on_sigterm(ns_lab: NameserverLab, tmp_path: Path) -> None:
+    port = free_port()
+    ini = write_ini(tmp_path / "ns.ini", nameserver_settings(
+        ns_lab.url, port, **{"nameserver.listen": f"127.0.0.1:{port}"}))
+    proc = subprocess.Popen([str(BIN / "nsupdate-nameserver"), str(ini)], stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for_soa(proc, port, f"{ZONE}.")
+        assert sorted(dig(port, "+short", ZONE, "NS").split()) == ["ns1.dyn.test.", "ns2.example.net."]
+        proc.send_signal(signal.SIGTERM)
+        _out, err = proc.communicate(timeout=10)
+        assert proc.returncode == 0, err
+        assert "nameserver listening on 127.0.0.1" in err
+    finally:
+        stop_process(proc)
+    # The port of the running lab server is taken: one line, status 1.
+    busy = write_ini(tmp_path / "busy.ini", nameserver_settings(
+        ns_lab.url, ns_lab.port, **{"nameserver.listen": f"127.0.0.1:{ns_lab.port}"}))
+    result = subprocess.run([str(BIN / "nsupdate-nameserver"), str(busy)], capture_output=True, text=True,
+                            timeout=30, check=False)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"nsupdate-nameserver: cannot listen on 127.0.0.1:{ns_lab.port}: Address already in use")
+
+
+def test_embedded_only_when_asked(ns_lab: NameserverLab) -> None:
+    assert "nsupdate.nameserver" not in ns_lab.app.registry  # the test apps never start one
+    port = free_port()
+    settings = nameserver_settings(ns_lab.url, port, **{
+        "nameserver.listen": f"127.0.0.1:{port}", "nameserver.embedded": "true"})
+    quiet = main({"start_nameserver": "false"}, **settings)  # what nsupdate-admin does
+    assert "nsupdate.nameserver" not in quiet.registry
+    app = main({}, **settings)
+    try:
+        assert sorted(dig(port, "+short", ZONE, "NS").split()) == ["ns1.dyn.test.", "ns2.example.net."]
+    finally:
+        app.registry["nsupdate.nameserver"].stop()
+        app.registry["dbsession_factory"].kw["bind"].dispose()
+        quiet.registry["dbsession_factory"].kw["bind"].dispose()
+
+
+def test_admin_domain_add_with_builtin_creates_the_zone(ns_lab: NameserverLab, tmp_path: Path) -> None:
+    ini = write_ini(tmp_path / "admin.ini", nameserver_settings(
+        ns_lab.url, free_port(), **{"nameserver.embedded": "true"}))
+    result = subprocess.run([str(BIN / "nsupdate-admin"), str(ini), "domain", "add", "cli.test",
+                             "--owner", OWNER, "--backend", "builtin"],
+                            capture_output=True, text=True, timeout=30, check=False)
+    assert result.returncode == 0, result.stderr
+    assert "nameserver listening" not in result.stderr  # tools never start the embedded server
+    ns_lab.wait_for(lambda: ns_lab.values("cli.test", "NS") == ["ns1.dyn.test.", "ns2.example.net."])
