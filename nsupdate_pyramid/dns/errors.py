@@ -49,6 +49,15 @@ class DNSNotZone(DNSBackendError):
     """The name is not inside the zone the nameserver serves (NOTZONE)."""
 
 
+class DNSRateLimited(DNSBackendError):
+    """A DNS provider's HTTP API says we sent too many requests (HTTP 429, Rackspace 413 overLimit).
+
+    It trips the breaker: every retry before the provider's window ends is refused again and
+    counts against the account's limit, which other domains on the same token share."""
+
+    trips_breaker = True
+
+
 class DNSConfigError(DNSBackendError):
     """The domain's settings cannot work (e.g. a TSIG secret that is not base64)."""
 
