@@ -102,17 +102,21 @@ def environ(auth: str, path: str) -> dict[str, Any]:
     return env
 
 
-def drive(app: Any, scenario: run.Scenario, count: int, offset: int) -> tuple[float, str]:
-    """Send ``count`` requests of ``scenario``; return (microseconds per request, last answer)."""
+def drive(app: Any, scenario: run.Scenario, count: int, offset: int) -> tuple[float, float, str]:
+    """Send ``count`` requests of ``scenario``; return (wall and CPU µs per request, last answer).
+
+    CPU time is what limits throughput under load: Python runs one thread at a time.
+    """
     body = b""
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     for n in range(count):
         auth, path = scenario.lines[n % len(scenario.lines)]
         if scenario.mode == "good":
             k = offset + n
             path += f"&myip=10.{201 + k // 65536 % 50}.{k // 256 % 256}.{k % 256}"
         body = b"".join(app(environ(auth, path), lambda *_: None))
-    return (time.perf_counter() - start) / count * 1e6, body.decode()[:40]
+    return ((time.perf_counter() - start) / count * 1e6,
+            (time.process_time() - cpu_start) / count * 1e6, body.decode()[:40])
 
 
 @contextlib.contextmanager
@@ -151,11 +155,12 @@ def profile_requests(args: argparse.Namespace) -> None:
                 totals: Counter[str] = Counter()
                 undo = install_timers(totals) if scenario.server == "app" else (lambda: None)
                 try:
-                    per_request, answer = drive(app, scenario, count, offset)
+                    per_request, cpu, answer = drive(app, scenario, count, offset)
                 finally:
                     undo()
                 offset += count
-                print(f"{scenario.name:9s} {per_request:7.0f} µs/request  (answer {answer!r})")
+                print(f"{scenario.name:9s} {per_request:7.0f} µs/request, {cpu:5.0f} µs CPU "
+                      f"(answer {answer!r})")
                 for label, seconds in sorted(totals.items(), key=lambda item: -item[1]):
                     print(f"    {seconds / count * 1e6:7.0f} µs  {label}")
                 if args.cprofile and scenario.server == "app":

@@ -19,7 +19,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Row, bindparam, exists, select
-from sqlalchemy.orm import Session
 
 from ..dns.errors import DNSBackendError
 from ..dns.zone import ZoneInfo
@@ -141,7 +140,8 @@ class HostChanges:
         """Bookkeeping only (counters, messages, last_seen): buffered."""
         store.bookkeeper.record(self.host_id, self.values, self.increments)
 
-    def save(self, session: Session, store: HostStore, expect: Mapping[str, Any] | None = None) -> bool:
+    def save(self, connection: Connection, store: HostStore,
+             expect: Mapping[str, Any] | None = None) -> bool:
         """Inside a write transaction, together with what the buffer still holds for the host.
 
         With ``expect`` (column values as read), nothing is written and False is returned when
@@ -152,7 +152,7 @@ class HostChanges:
         if pending is not None:
             delta.merge(pending.values, pending.increments)
         delta.merge(self.values, self.increments)
-        if write_delta(session, self.host_id, delta, expect):
+        if write_delta(connection, self.host_id, delta, expect):
             return True
         if pending is not None:
             store.bookkeeper.put_back({self.host_id: pending})
@@ -200,13 +200,13 @@ class HostUpdater:
     """Applies one request's addresses to one authenticated host."""
 
     def __init__(self, env: UpdateEnv, host: Row[Any], changes: HostChanges,
-                 session: Session | Connection | None = None) -> None:
+                 connection: Connection | None = None) -> None:
         self.env = env
         self.host = host
         self.changes = changes
         # None: a read-only first pass that raises NeedsWrite before anything is published.
         # Otherwise what related hosts and services are read from while publishing.
-        self.session = session
+        self.connection = connection
         self.calls: list[ServiceCall] = []
         self.fqdn = host.fqdn
         # What this request has published so far (a later address of the same family wins).
@@ -263,7 +263,7 @@ class HostUpdater:
         return True
 
     def _publishing(self) -> None:
-        if self.session is None:
+        if self.connection is None:
             raise NeedsWrite
 
     def _dns(self, action: str, address: str, call: Callable[[], Any]) -> bool:
@@ -325,7 +325,7 @@ class HostUpdater:
         self.client_message(results.good(self.fqdn, text, tls), fault=False)
         self.update_related(address)
         if self.host.has_services:
-            self.calls.extend(calls_for(self.session, self.host.id, address))
+            self.calls.extend(calls_for(self.connection, self.host.id, address))
         return Outcome("good", text)
 
     def _dns_has(self, rdtype: str, text: str) -> bool:
@@ -355,7 +355,7 @@ class HostUpdater:
         family = address.version
         netmask = self.host.netmask_ipv4 if family == 4 else self.host.netmask_ipv6
         rdtype = rdtype_of(address)
-        rows = self.session.execute(RELATED_QUERY, {"host_id": self.host.id}).all()
+        rows = self.connection.execute(RELATED_QUERY, {"host_id": self.host.id}).all()
         for row in rows:
             interface_id = row.interface_id_ipv4 if family == 4 else row.interface_id_ipv6
             name = f"{row.name}.{self.host.name}"
@@ -453,8 +453,8 @@ def _apply(env: UpdateEnv, host: Row[Any], changes: HostChanges,
             updater = HostUpdater(env, host, optimistic, connection)
             answer = attempt(updater)
         expect = {column: getattr(host, column) for column in PUBLISHED_COLUMNS}
-        with store.write() as session:
-            saved = optimistic.save(session, store, expect)
+        with store.write() as connection:
+            saved = optimistic.save(connection, store, expect)
         if not saved:
             updater, answer = _apply_locked(env, host.fqdn, changes, attempt)
             if updater is None:
@@ -477,16 +477,16 @@ def _apply_locked(env: UpdateEnv, fqdn: str, changes: HostChanges,
                 return None, Answer("nohost")
             updater = HostUpdater(env, fresh, changes, connection)
             answer = attempt(updater)
-        with store.write() as session:
-            changes.save(session, store)
+        with store.write() as connection:
+            changes.save(connection, store)
         return updater, answer
-    with store.write() as session:  # the row lock orders updates across processes too
-        locked = load_host(session, fqdn, lock=True)
+    with store.write() as connection:  # the row lock orders updates across processes too
+        locked = load_host(connection, fqdn, lock=True)
         if locked is None:
             return None, Answer("nohost")
-        updater = HostUpdater(env, locked, changes, session)
+        updater = HostUpdater(env, locked, changes, connection)
         answer = attempt(updater)
-        changes.save(session, store)
+        changes.save(connection, store)
     return updater, answer
 
 
