@@ -254,23 +254,36 @@ def test_every_page_is_read(lab: Lab) -> None:
     assert lab.backend.query(lab.zone, label, "TXT") == many
 
 
-def test_concurrent_updates_of_one_name_leave_one_record(lab: Lab) -> None:
-    label = unique()
+def test_one_backend_serves_many_threads(lab: Lab) -> None:
+    """Updates of one name wait for each other (one record at the end); other names run freely."""
+    shared, own = unique(), [unique() for _ in range(6)]
     errors: list[BaseException] = []
 
-    def update(n: int) -> None:
+    def update(label: str, n: int) -> None:
         try:
             lab.backend.update(lab.zone, label, "A", [f"192.0.2.{100 + n}"])
         except BaseException as exc:  # pragma: no cover - reported below
             errors.append(exc)
 
-    threads = [threading.Thread(target=update, args=(n,)) for n in range(6)]
+    threads = [threading.Thread(target=update, args=(shared, n)) for n in range(6)]
+    threads += [threading.Thread(target=update, args=(label, n)) for n, label in enumerate(own)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
     assert not errors
-    assert len(lab.values(label, "A")) == 1
+    assert len(lab.values(shared, "A")) == 1
+    assert [lab.values(label, "A") for label in own] == [[f"192.0.2.{100 + n}"] for n in range(6)]
+
+
+def test_waiting_for_another_change_of_the_name_counts_against_the_budget(lab: Lab) -> None:
+    fast, label = lab.other(timeout="0.3"), unique()
+    lock = fast._rrset_lock((ZONES[lab.provider], lab.fqdn(label), "A"))
+    with lock:  # another thread is changing the same name and does not finish
+        started = time.monotonic()
+        with pytest.raises(DNSTimeout, match="another change of this name"):
+            fast.update(lab.zone, label, "A", ["192.0.2.99"])
+        assert time.monotonic() - started < 0.6
 
 
 # -- failures ---------------------------------------------------------------------------------
@@ -351,6 +364,16 @@ def test_server_error(lab: Lab) -> None:
     assert expected in caught.value.message
 
 
+def test_an_answer_that_is_not_json(lab: Lab) -> None:
+    lab.backend.check(lab.zone)
+    lab.api.fail_next(1, "html")
+    label = unique()
+    with pytest.raises(DNSServFail, match=r"HTTP 200 from 127\.0\.0\.1:\d+ is not JSON \(text/html\)"):
+        lab.backend.update(lab.zone, label, "A", ["192.0.2.75"])
+    lab.backend.update(lab.zone, label, "A", ["192.0.2.76"])
+    assert lab.values(label, "A") == ["192.0.2.76"]
+
+
 def test_hung_provider_times_out_within_the_budget(lab: Lab) -> None:
     fast = lab.other(timeout="0.5")
     fast.check(lab.zone)
@@ -402,13 +425,15 @@ def test_settings_are_checked_at_startup(provider: str, provider_ca: Any) -> Non
     required = "username" if provider == "rackspace" else "token"
     with pytest.raises(ValueError, match=f"dns.backend.{provider}: {required} is required"):
         cls.create_service(provider, {})
-    good = {"token": "t", "username": "u", "api_key": "k"}
+    good = {"username": "u", "api_key": "k"} if provider == "rackspace" else {"token": "t"}
     with pytest.raises(ValueError, match="timeout"):
         cls.create_service(provider, {**good, "timeout": "soon"})
     with pytest.raises(ValueError, match="ca_file"):
         cls.create_service(provider, {**good, "ca_file": "/nonexistent/ca.pem"})
     with pytest.raises(ValueError, match="base_url"):
         cls.create_service(provider, {**good, "base_url": "ftp://example.org"})
+    with pytest.raises(ValueError, match=f"dns.backend.{provider}: unknown setting 'tokne'"):
+        cls.create_service(provider, {**good, "tokne": "t"})
     backend = cls.create_service(provider, good)
     assert backend.base_url.startswith("https://api.") or backend.base_url.startswith("https://dns.api.")
 

@@ -155,7 +155,7 @@ def canonical(rdtype: str, value: str) -> str:
 
 
 def validated_values(rdtype: str, values: Iterable[str]) -> list[str]:
-    """Refuse bad input before any request, in the words rfc2136 uses for it."""
+    """Refuse bad input with ValueError before any request, as rfc2136 does."""
     if rdtype not in SUPPORTED_TYPES:
         raise ValueError(f"record type {rdtype!r} is not supported (supported: {', '.join(SUPPORTED_TYPES)})")
     result = []
@@ -209,9 +209,14 @@ class ProviderBackend:
 
     @classmethod
     def create_service(cls, name: str, settings: dict[str, Any]) -> ProviderBackend:
-        """Build from the ``dns.backend.<name>.*`` keys, so a missing token fails at startup."""
+        """Build from the ``dns.backend.<name>.*`` keys, so a missing token or a misspelt key
+        fails at startup rather than at the first update."""
         try:
-            return cls(name, **cls.options(settings))
+            options = cls.options(settings)
+            unknown = sorted(set(settings) - set(options))
+            if unknown:
+                raise ValueError(f"unknown setting {unknown[0]!r} (known: {', '.join(sorted(options))})")
+            return cls(name, **options)
         except ValueError as exc:
             raise ValueError(f"dns.backend.{name}: {exc}") from None
 
@@ -243,17 +248,15 @@ class ProviderBackend:
         wanted = validated_values(rdtype, values)
         record_ttl = self._record_ttl(ttl or zone.ttl)
         key = (zone_name, fqdn, rdtype)
-        with self._rrset_lock(key):
-            self._run(zone_name, f"update of {fqdn} {rdtype}",
-                      lambda op: self._replace(op, key, wanted, record_ttl))
+        self._run(zone_name, f"update of {fqdn} {rdtype}",
+                  lambda op: self._replace(op, key, wanted, record_ttl), exclusive=key)
 
     def delete(self, zone: ZoneInfo, name: str, rdtype: str) -> None:
         """Remove every record of name/rdtype; nothing there is fine."""
         zone_name, fqdn = self._names(zone, name)
         validated_values(rdtype, [])
         key = (zone_name, fqdn, rdtype)
-        with self._rrset_lock(key):
-            self._run(zone_name, f"delete of {fqdn} {rdtype}", lambda op: self._delete(op, key))
+        self._run(zone_name, f"delete of {fqdn} {rdtype}", lambda op: self._delete(op, key), exclusive=key)
 
     def query(self, zone: ZoneInfo, name: str, rdtype: str) -> list[str]:
         """What the provider holds now (always asked, never the cache)."""
@@ -282,9 +285,17 @@ class ProviderBackend:
 
     # -- the algorithm -----------------------------------------------------------------------
 
-    def _run(self, zone_name: str, what: str, body: Callable[[Operation], T]) -> T:
-        """Run ``body`` once more after a 404 on an id, from fresh lookups."""
+    def _run(self, zone_name: str, what: str, body: Callable[[Operation], T],
+             exclusive: tuple[str, str, str] | None = None) -> T:
+        """Run ``body`` within the time budget, once more after a 404 on an id (from fresh lookups).
+
+        ``exclusive``: the RRset the call changes; calls on the same RRset wait for each other,
+        and the wait counts against the budget.
+        """
         op = Operation(self.provider, zone_name, what, self.timeout)
+        lock = self._rrset_lock(exclusive) if exclusive else None
+        if lock is not None and not lock.acquire(timeout=op.remaining()):
+            raise DNSTimeout(op.message(f"another change of this name took all of {self.timeout:g} s"))
         try:
             try:
                 return body(op)
@@ -293,6 +304,13 @@ class ProviderBackend:
                 return body(op)
         except NotFound as exc:
             raise DNSServFail(op.message(f"the provider keeps answering 404 ({exc.detail})")) from None
+        except (AttributeError, KeyError, TypeError, ValueError) as exc:
+            # A 2xx answer without the fields its API promises (a proxy's page, an API change).
+            raise DNSServFail(op.message(f"unexpected answer from the provider ({type(exc).__name__}: "
+                                         f"{exc})")) from None
+        finally:
+            if lock is not None:
+                lock.release()
 
     def _replace(self, op: Operation, key: tuple[str, str, str], values: list[str], ttl: int) -> None:
         zone_name, fqdn, rdtype = key
@@ -430,6 +448,9 @@ class ProviderBackend:
             body = _decode(response)
             status = response.status_code
             if status in expect:
+                if body is None and response.content:  # a proxy's or captive portal's page
+                    kind = response.headers.get("Content-Type", "no content type")
+                    raise DNSServFail(op.message(f"HTTP {status} from {host} is not JSON ({kind})"))
                 return body
             if status == 404 or self._is_not_found(status, body):
                 raise NotFound(self._detail(response, body))
