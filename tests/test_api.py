@@ -539,3 +539,76 @@ def test_a_lost_race_is_decided_again_on_the_fresh_row(app: Any, router: Router,
     assert records(memory) == ["192.0.2.5"]
     assert row.client_faults == 0 and row.last_seen is not None
     assert router.update(myip="192.0.2.5").text == "nochg 192.0.2.5"
+
+
+# -- split horizon: lanip= ---------------------------------------------------------------------
+
+
+def test_lanip_is_kept_on_the_host(router: Router, dbsession: Any, memory: Any) -> None:
+    """Backends without a split horizon keep the LAN address as a setting only."""
+    assert router.update(myip="192.0.2.1", lanip="192.168.1.20").text == "good 192.0.2.1"
+    assert host_row(dbsession).lan_ip == "192.168.1.20"
+    assert router.update(myip="192.0.2.1", lanip="fd00::0:20").text == "nochg 192.0.2.1"
+    assert host_row(dbsession).lan_ip == "fd00::20"  # canonical
+    assert router.update(myip="192.0.2.1").text == "nochg 192.0.2.1"  # absent: unchanged
+    assert host_row(dbsession).lan_ip == "fd00::20"
+    assert router.update(myip="192.0.2.1", lanip="").text == "nochg 192.0.2.1"  # empty: removed
+    assert host_row(dbsession).lan_ip == ""
+    assert records(memory) == ["192.0.2.1"]
+
+
+@pytest.mark.parametrize("value", ["192.168.1.300", "lan", "0.0.0.0", "ff02::1"])
+def test_bad_lanip_is_dnserr(router: Router, dbsession: Any, memory: Any, value: str) -> None:
+    assert router.update(myip="192.0.2.1", lanip=value).text == "dnserr"
+    row = host_row(dbsession)
+    assert row.lan_ip == "" and row.client_faults == 1
+    assert value in row.client_result_msg
+    assert records(memory) == []  # nothing published for a request with a bad piece
+
+
+@pytest.fixture
+def builtin(app: Any, session_factory: Any, dbsession: Any, alice: Any) -> Any:
+    """A built-in backend registered for the test, with a zone of alice's."""
+    from nsupdate_pyramid.dns.builtin import BuiltinBackend
+    from nsupdate_pyramid.services import domains as domain_service
+
+    backend = BuiltinBackend("builtin", session_factory=session_factory)
+    backends = app.registry["nsupdate.dns_backends"]
+    backends["builtin"] = backend
+    domain_service.create_domain(dbsession, "lan.example.net", alice, backend="builtin",
+                                 dns_backend=backend)
+    dbsession.commit()
+    yield backend
+    del backends["builtin"]
+
+
+def lan_rows(dbsession: Any, name: str, rtype: str) -> list[tuple[str, str]]:
+    from nsupdate_pyramid.models import Record, Zone
+
+    return [tuple(row) for row in dbsession.execute(
+        select(Record.data, Record.lan_data).join(Zone)
+        .where(Zone.name == "lan.example.net", Record.name == name, Record.rtype == rtype))]
+
+
+def test_lanip_reaches_the_builtin_nameserver(client: AppClient, builtin: Any, alice: Any,
+                                              make_host: Any, dbsession: Any) -> None:
+    _host, secret = make_host("nas.lan.example.net", alice)
+    nas = Router(client, "nas.lan.example.net", secret)
+    assert nas.update(myip="203.0.113.7", lanip="192.168.1.10").text == "good 203.0.113.7"
+    assert lan_rows(dbsession, "nas", "A") == [("203.0.113.7", "192.168.1.10")]
+    # A new public address keeps the LAN one; an IPv6 LAN address moves to the AAAA record.
+    assert nas.update(myip="203.0.113.8").text == "good 203.0.113.8"
+    assert lan_rows(dbsession, "nas", "A") == [("203.0.113.8", "192.168.1.10")]
+    assert nas.update(myip="2001:db8::8", lanip="fd00::10").text == "good 2001:db8::8"
+    assert lan_rows(dbsession, "nas", "A") == [("203.0.113.8", "")]
+    assert lan_rows(dbsession, "nas", "AAAA") == [("2001:db8::8", "fd00::10")]
+    # A deleted and re-created record gets the host's LAN address back.
+    assert nas.update("/nic/delete", myip="2001:db8::8").text == "deleted AAAA"
+    assert nas.update(myip="2001:db8::9").text == "good 2001:db8::9"
+    assert lan_rows(dbsession, "nas", "AAAA") == [("2001:db8::9", "fd00::10")]
+    # django-dynamic-dns's key URL: ip stays the public address, lanip the LAN one.
+    response = client.post("/dynamicdns/update/nas.lan.example.net/",
+                           {"key": secret, "ip": "203.0.113.9", "lanip": "192.168.1.11"})
+    assert response.text == "good 203.0.113.9"
+    assert lan_rows(dbsession, "nas", "A") == [("203.0.113.9", "192.168.1.11")]
+    assert host_row(dbsession, "nas.lan.example.net").lan_ip == "192.168.1.11"

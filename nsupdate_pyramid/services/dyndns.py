@@ -54,7 +54,7 @@ _HOST_COLUMNS = (
     Host.id, Host.fqdn, Host.name, Host.owner_id, Host.update_secret_hash, Host.available,
     Host.abuse, Host.abuse_blocked, Host.published_ipv4, Host.published_ipv6,
     Host.published_prefix_ipv4, Host.published_prefix_ipv6, Host.netmask_ipv4, Host.netmask_ipv6,
-    Host.recent_auth_failures, Host.last_auth_failure, Host.domain_id,
+    Host.recent_auth_failures, Host.last_auth_failure, Host.domain_id, Host.lan_ip,
     Domain.name.label("domain_name"), Domain.backend, Domain.nameserver_ip, Domain.nameserver2_ip,
     Domain.nameserver_port, Domain.tsig_key_name, Domain.tsig_algorithm, Domain.tsig_secret,
     Domain.ttl.label("domain_ttl"),
@@ -73,7 +73,9 @@ HOST_QUERY = (
 LOCKED_HOST_QUERY = HOST_QUERY.with_for_update(of=Host)
 #: What a publishing request's decisions rest on; its write only applies if they are unchanged.
 PUBLISHED_COLUMNS = ("published_ipv4", "published_ipv6", "published_prefix_ipv4",
-                     "published_prefix_ipv6")
+                     "published_prefix_ipv6", "lan_ip")
+#: The split-horizon (LAN) address a client may send along with its public one.
+LAN_PARAM = "lanip"
 
 
 RELATED_QUERY = (
@@ -209,6 +211,7 @@ class HostUpdater:
         self.connection = connection
         self.calls: list[ServiceCall] = []
         self.fqdn = host.fqdn
+        self.lan_given = False  # the request carries lanip=
         # What this request has published so far (a later address of the same family wins).
         self.published = {4: host.published_ipv4, 6: host.published_ipv6}
         self.prefixes = {4: host.published_prefix_ipv4, 6: host.published_prefix_ipv6}
@@ -242,8 +245,47 @@ class HostUpdater:
             except ValueError:
                 self.client_message(results.bad_ip(self.fqdn, self.env.client_address), fault=True)
                 return Answer("dnserr")
+        lan = params.get(LAN_PARAM) if mode == UPDATE else None
+        if lan is not None:
+            try:
+                lan = self._lan_address(lan)
+            except BadAddress as bad:
+                self.client_message(results.bad_ip(self.fqdn, bad.value), fault=True)
+                return Answer("dnserr")
+        self.lan_given = lan is not None
         handle = self.update_address if mode == UPDATE else self.delete_address
-        return combine([handle(address) for address in addresses])
+        answer = combine([handle(address) for address in addresses])
+        if lan is not None and lan != self.host.lan_ip and self._gate(UPDATE) is None:
+            self._publishing()
+            self.changes.values["lan_ip"] = lan
+            self.push_lan(lan, ("A", "AAAA"))
+        return answer
+
+    @staticmethod
+    def _lan_address(text: str) -> str:
+        """``lanip=`` in canonical form; empty removes the LAN address."""
+        piece = text.split("/", 1)[0].strip()
+        if not piece:
+            return ""
+        try:
+            address = parse_address(piece)
+        except ValueError:
+            raise BadAddress(piece[:60]) from None
+        if not is_usable(address):
+            raise BadAddress(piece[:60])
+        return str(address)
+
+    def push_lan(self, lan: str, rdtypes: tuple[str, ...]) -> None:
+        """Hand the LAN address to a backend that answers it to the host's own network
+        (the built-in nameserver); others have no split horizon and keep only the setting."""
+        set_lan = getattr(self.backend(), "set_lan", None)
+        if set_lan is None:
+            return
+        family = parse_address(lan).version if lan else 0
+        for rdtype in rdtypes:
+            value = lan if family and rdtype == ("A" if family == 4 else "AAAA") else ""
+            self._dns(UPDATE, lan, lambda rdtype=rdtype, value=value: set_lan(
+                self.zone, self.host.name, rdtype, value))
 
     def _gate(self, action: str) -> Outcome | None:
         if self.host.abuse or self.host.abuse_blocked:
@@ -323,6 +365,9 @@ class HostUpdater:
             f"tls_update_ipv{family}": tls,
         })
         self.client_message(results.good(self.fqdn, text, tls), fault=False)
+        lan = self.host.lan_ip
+        if lan and not self.lan_given and parse_address(lan).version == family:
+            self.push_lan(lan, (rdtype,))  # a re-created record gets its LAN value back
         self.update_related(address)
         if self.host.has_services:
             self.calls.extend(calls_for(self.connection, self.host.id, address))
@@ -565,5 +610,8 @@ def handle_key_request(env: UpdateEnv, fqdn: str, key: str, params: Mapping[str,
     host, changes = _authenticate(env, normalize_fqdn(fqdn), key)
     if host is None or changes is None:
         return BADAUTH
+    # ``ip`` is the public address; ``lanip`` the one answered to the host's own network.
     address = {"myip": params.get("ip", "")}
+    if LAN_PARAM in params:
+        address[LAN_PARAM] = params[LAN_PARAM]
     return _apply(env, host, changes, lambda updater: updater.run(address, UPDATE))
