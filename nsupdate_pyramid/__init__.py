@@ -25,7 +25,9 @@ def includeme(config: Configurator) -> None:
     for name in (".settings", ".models", ".security", ".i18n", ".tweens", ".templating",
                  ".dns", ".resources", ".api", ".views"):
         config.include(name)
-    config.scan(ignore=[".scripts"])
+    # Only packages with view or subscriber decorators need scanning; the nameserver and the
+    # provider backends are imported when configured, not by every web process.
+    config.scan(ignore=[".scripts", ".nameserver", ".dns"])
 
 
 def main(global_config: dict[str, Any] | None, **settings: Any) -> Router:
