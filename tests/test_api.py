@@ -612,3 +612,22 @@ def test_lanip_reaches_the_builtin_nameserver(client: AppClient, builtin: Any, a
     assert response.text == "good 203.0.113.9"
     assert lan_rows(dbsession, "nas", "A") == [("203.0.113.9", "192.168.1.11")]
     assert host_row(dbsession, "nas.lan.example.net").lan_ip == "192.168.1.11"
+
+
+def test_lan_address_set_on_the_host(client: AppClient, builtin: Any, alice: Any, make_host: Any,
+                                     dbsession: Any) -> None:
+    """What the host page and ``nsupdate-admin host set --lan-ip`` call."""
+    from nsupdate_pyramid.services import hosts as host_service
+    from nsupdate_pyramid.services.errors import InvalidValue
+
+    host, secret = make_host("pc.lan.example.net", alice)
+    assert Router(client, "pc.lan.example.net", secret).update(myip="203.0.113.20").text \
+        == "good 203.0.113.20"
+    assert host_service.set_lan_address(host, " 192.168.7.7 ", builtin, 60) == "192.168.7.7"
+    dbsession.flush()
+    assert lan_rows(dbsession, "pc", "A") == [("203.0.113.20", "192.168.7.7")]
+    with pytest.raises(InvalidValue):
+        host_service.set_lan_address(host, "192.168.7.300", builtin, 60)
+    assert host.lan_ip == "192.168.7.7"
+    assert host_service.set_lan_address(host, "", builtin, 60) == ""
+    assert lan_rows(dbsession, "pc", "A") == [("203.0.113.20", "")]

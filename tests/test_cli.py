@@ -261,6 +261,10 @@ SCENARIOS: dict[str, Scenario] = {
         ["host", "set", "home.example.org", "--available", "no", "--abuse", "YES", "--abuse-blocked", "yes"],
         ["host", "set", "home.example.org", "--abuse", "no"]]),
     "host-secret": Scenario("host", [["host", "secret", "home.example.org"]]),
+    "host-set-lan": Scenario("host", [
+        ["host", "set", "home.example.org", "--lan-ip", "192.168.1.20"],
+        ["host", "set", "home.example.org", "--lan-ip", "fd00:0::20"],
+        ["host", "set", "home.example.org", "--lan-ip", ""]]),
     "user-list": Scenario("user", [
         ["user", "add", "Root", "--email", "root@example.org", "--password", PASSWORD, "--admin"],
         ["user", "list"],
@@ -377,6 +381,18 @@ def test_host_set_changes_only_the_given_flags(outcomes: dict[str, Outcome]) -> 
     assert host is not None and (host.available, host.abuse, host.abuse_blocked) == (False, False, True)
 
 
+def test_host_set_lan_ip(outcomes: dict[str, Outcome]) -> None:
+    """The flags line stays as it was; the LAN address gets its own line, canonical."""
+    outcome = outcomes["host-set-lan"]
+    lines = [ok(result) for result in outcome.results]
+    flags = "home.example.org: available=yes abuse=no abuse_blocked=no"
+    assert lines == [[flags, "home.example.org: lan_ip=192.168.1.20"],
+                     [flags, "home.example.org: lan_ip=fd00::20"],
+                     [flags, "home.example.org: lan_ip=-"]]
+    host = outcome.db.host("home.example.org")
+    assert host is not None and host.lan_ip == ""
+
+
 def test_host_secret_replaces_the_old_one(outcomes: dict[str, Outcome]) -> None:
     outcome = outcomes["host-secret"]
     old, new = outcome.host_secret, ok(outcome.results[0])[-1]
@@ -482,6 +498,8 @@ VALIDATION_FAILURES: dict[str, tuple[list[str], str]] = {
     "bad-nameserver2": (["domain", "add", "example.net", "--owner", "alice", "--nameserver2",
                          "ns.example.net"], "Invalid nameserver address"),
     "bad-host-name": (["host", "add", "bad_name.example.org", "--owner", "alice"], "Invalid host name"),
+    "bad-lan-ip": (["host", "set", "home.example.org", "--lan-ip", "192.168.1.300"],
+                   "Not a usable IP address"),
 }
 
 BROKEN_INIS: dict[str, tuple[str | None, str]] = {

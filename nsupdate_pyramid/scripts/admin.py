@@ -85,6 +85,8 @@ def build_parser() -> argparse.ArgumentParser:
     host_set.add_argument("fqdn")
     for flag in ("available", "abuse", "abuse-blocked"):
         host_set.add_argument(f"--{flag}", type=_yes_no, metavar="yes|no")
+    host_set.add_argument("--lan-ip", metavar="IP",
+                          help="the address answered to the host's own network ('' removes it)")
     host_set.set_defaults(handler=cmd_host_set)
     host_secret = host.add_parser("secret", help="replace the update secret and print the new one")
     host_secret.add_argument("fqdn")
@@ -152,8 +154,15 @@ def cmd_host_set(env: dict[str, Any], args: argparse.Namespace) -> None:
     host = _host(env, args.fqdn)
     host_service.set_flags(host, available=args.available, abuse=args.abuse,
                            abuse_blocked=args.abuse_blocked)
+    if args.lan_ip is not None:
+        registry = env["registry"]
+        host_service.set_lan_address(host, args.lan_ip,
+                                     registry["nsupdate.dns_backends"].get(host.domain.backend),
+                                     registry["nsupdate.settings"].default_ttl)
     print(f"{host.fqdn}: available={_word(host.available)} abuse={_word(host.abuse)} "
           f"abuse_blocked={_word(host.abuse_blocked)}")
+    if args.lan_ip is not None:
+        print(f"{host.fqdn}: lan_ip={host.lan_ip or '-'}")
 
 
 def cmd_host_secret(env: dict[str, Any], args: argparse.Namespace) -> None:

@@ -58,3 +58,26 @@ def is_network_address(address: IPAddress, netmask: int) -> bool:
 
 def rdtype_of(address: IPAddress) -> str:
     return "A" if address.version == 4 else "AAAA"
+
+
+def parse_lan_address(text: str) -> str:
+    """A host's LAN (split-horizon) address in canonical form; empty means none.
+
+    Raises BadAddress for anything that is not one usable address (a ``/len`` is ignored).
+    """
+    piece = text.split("/", 1)[0].strip()
+    if not piece:
+        return ""
+    try:
+        address = parse_address(piece)
+    except ValueError:
+        raise BadAddress(piece[:60]) from None
+    if not is_usable(address):
+        raise BadAddress(piece[:60])
+    return str(address)
+
+
+def lan_values(lan: str) -> dict[str, str]:
+    """The LAN value each record type gets: the address for its family's type, "" for the other."""
+    family = parse_address(lan).version if lan else 0
+    return {"A": lan if family == 4 else "", "AAAA": lan if family == 6 else ""}

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from ..dns.zone import ZoneInfo
 from ..i18n import _
 from ..interfaces import IZoneKeeper
 from ..models import TSIG_ALGORITHMS, Domain, User
@@ -70,3 +71,12 @@ def create_domain(dbsession: Session, name: str, owner: User, *, backend: str,
     if IZoneKeeper.providedBy(dns_backend):
         dns_backend.create_zone(dbsession, domain.id, domain.name)
     return domain
+
+
+def zone_info(domain: Domain, default_ttl: int) -> ZoneInfo:
+    """What a DNS backend needs to know about the domain (it never sees ORM objects)."""
+    return ZoneInfo(
+        name=domain.name, nameserver=domain.nameserver_ip, nameserver2=domain.nameserver2_ip,
+        port=domain.nameserver_port, tsig_key_name=domain.tsig_key_name,
+        tsig_algorithm=domain.tsig_algorithm, tsig_secret=domain.tsig_secret,
+        ttl=domain.ttl or default_ttl)

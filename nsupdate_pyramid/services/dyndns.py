@@ -26,7 +26,15 @@ from ..models import Domain, Host, RelatedHost, ServiceConfig
 from ..security import secrets
 from ..settings import AppSettings, normalize_fqdn
 from . import results
-from .addresses import BadAddress, is_network_address, is_usable, parse_address_list, rdtype_of
+from .addresses import (
+    BadAddress,
+    is_network_address,
+    is_usable,
+    lan_values,
+    parse_address_list,
+    parse_lan_address,
+    rdtype_of,
+)
 from .breaker import CircuitBreaker
 from .hoststore import Delta, HostStore, write_delta
 from .ipaddr import IPAddress, parse_address
@@ -248,7 +256,7 @@ class HostUpdater:
         lan = params.get(LAN_PARAM) if mode == UPDATE else None
         if lan is not None:
             try:
-                lan = self._lan_address(lan)
+                lan = parse_lan_address(lan)
             except BadAddress as bad:
                 self.client_message(results.bad_ip(self.fqdn, bad.value), fault=True)
                 return Answer("dnserr")
@@ -261,31 +269,16 @@ class HostUpdater:
             self.push_lan(lan, ("A", "AAAA"))
         return answer
 
-    @staticmethod
-    def _lan_address(text: str) -> str:
-        """``lanip=`` in canonical form; empty removes the LAN address."""
-        piece = text.split("/", 1)[0].strip()
-        if not piece:
-            return ""
-        try:
-            address = parse_address(piece)
-        except ValueError:
-            raise BadAddress(piece[:60]) from None
-        if not is_usable(address):
-            raise BadAddress(piece[:60])
-        return str(address)
-
     def push_lan(self, lan: str, rdtypes: tuple[str, ...]) -> None:
         """Hand the LAN address to a backend that answers it to the host's own network
         (the built-in nameserver); others have no split horizon and keep only the setting."""
         set_lan = getattr(self.backend(), "set_lan", None)
         if set_lan is None:
             return
-        family = parse_address(lan).version if lan else 0
+        values = lan_values(lan)
         for rdtype in rdtypes:
-            value = lan if family and rdtype == ("A" if family == 4 else "AAAA") else ""
-            self._dns(UPDATE, lan, lambda rdtype=rdtype, value=value: set_lan(
-                self.zone, self.host.name, rdtype, value))
+            self._dns(UPDATE, lan, lambda rdtype=rdtype: set_lan(
+                self.zone, self.host.name, rdtype, values[rdtype]))
 
     def _gate(self, action: str) -> Outcome | None:
         if self.host.abuse or self.host.abuse_blocked:

@@ -16,3 +16,7 @@ class AlreadyExists(ServiceError):
 
 class InvalidValue(ServiceError):
     pass
+
+
+class BackendFailed(ServiceError):
+    """The domain's nameserver or DNS provider did not take the change."""

@@ -2,14 +2,18 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
+from ..dns.errors import DNSBackendError
 from ..i18n import _
 from ..models import BlacklistedHost, Domain, Host, User
 from ..security import secrets
-from .errors import AlreadyExists, InvalidValue, NotFound
+from .addresses import BadAddress, lan_values, parse_lan_address
+from .domains import zone_info
+from .errors import AlreadyExists, BackendFailed, InvalidValue, NotFound
 from .names import check_host_label, normalize_name
 
 
@@ -85,3 +89,26 @@ def set_flags(host: Host, *, available: bool | None = None, abuse: bool | None =
         host.abuse = abuse
     if abuse_blocked is not None:
         host.abuse_blocked = abuse_blocked
+
+
+def set_lan_address(host: Host, value: str, backend: Any, default_ttl: int) -> str:
+    """Set (or with "" remove) the host's LAN address; returns it in canonical form.
+
+    A backend with a split horizon (the built-in nameserver) gets it at once, for the
+    record of its family; other backends have none, and it stays a setting of the host.
+    """
+    try:
+        lan = parse_lan_address(value)
+    except BadAddress:
+        raise InvalidValue(_("Not a usable IP address.")) from None
+    host.lan_ip = lan
+    set_lan = getattr(backend, "set_lan", None)
+    if set_lan is not None:
+        zone = zone_info(host.domain, default_ttl)
+        try:
+            for rdtype, lan_value in lan_values(lan).items():
+                set_lan(zone, host.name, rdtype, lan_value)
+        except DNSBackendError as error:
+            raise BackendFailed(_("The nameserver did not take the change: ${detail}",
+                                  mapping={"detail": error.message})) from None
+    return lan
