@@ -36,6 +36,8 @@ import dns.rdata
 import dns.rdataclass
 import dns.rdatatype
 import dns.rdtypes.ANY.TXT
+import dns.rdtypes.IN.A
+import dns.rdtypes.IN.AAAA
 import dns.tsig
 import dns.tsigkeyring
 import dns.update
@@ -126,13 +128,19 @@ class _Change:
     """One RRset replacement or deletion, waiting to go out in an UPDATE message."""
 
     owner: dns.name.Name
+    zone: dns.name.Name
     rdtype: dns.rdatatype.RdataType
     rdatas: list[dns.rdata.Rdata] | None  # None: delete the RRset
     ttl: int
-    what: str
     deadline: float
     done: bool = False
     error: DNSBackendError | None = None
+
+    @property
+    def what(self) -> str:
+        """For messages only: built when something went wrong, not on every update."""
+        action = "delete" if self.rdatas is None else "update"
+        return f"{action} of {_fqdn(self.owner, self.zone)} {dns.rdatatype.to_text(self.rdtype)}"
 
     def add_to(self, message: dns.update.UpdateMessage) -> None:
         message.delete(self.owner, self.rdtype)
@@ -212,17 +220,16 @@ class RFC2136Backend:
         rdtype_value = _rdtype(rdtype)
         owner = _owner(name, target.zone)
         rdatas = [_make_rdata(rdtype_value, value) for value in values]
-        self._submit(zone, target, _Change(
-            owner, rdtype_value, rdatas, ttl or zone.ttl or self.default_ttl,
-            f"update of {_fqdn(owner, target.zone)} {rdtype}", time.monotonic() + self.timeout))
+        self._submit(zone, target, _Change(owner, target.zone, rdtype_value, rdatas,
+                                           ttl or zone.ttl or self.default_ttl,
+                                           time.monotonic() + self.timeout))
 
     def delete(self, zone: ZoneInfo, name: str, rdtype: str) -> None:
         """Delete the RRset; servers answer NOERROR when it is absent, which suits an idempotent call."""
         target = self._target(zone)
         owner = _owner(name, target.zone)
-        self._submit(zone, target, _Change(
-            owner, _rdtype(rdtype), None, 0, f"delete of {_fqdn(owner, target.zone)} {rdtype}",
-            time.monotonic() + self.timeout))
+        self._submit(zone, target, _Change(owner, target.zone, _rdtype(rdtype), None, 0,
+                                           time.monotonic() + self.timeout))
 
     def query(self, zone: ZoneInfo, name: str, rdtype: str) -> list[str]:
         """Ask the secondary first (spares the primary), the primary if it does not answer."""
@@ -495,6 +502,7 @@ def _rdtype(rdtype: str) -> dns.rdatatype.RdataType:
         raise ValueError(f"unknown record type {rdtype!r}") from None
 
 
+@functools.lru_cache(maxsize=4096)
 def _owner(name: str, zone: dns.name.Name) -> dns.name.Name:
     """Names are relative to the zone; an absolute name (trailing dot) is left to the server to judge."""
     text = name.strip()
@@ -518,6 +526,10 @@ def _make_rdata(rdtype: dns.rdatatype.RdataType, value: str) -> dns.rdata.Rdata:
         chunks = [data[i:i + 255] for i in range(0, len(data), 255)] or [b""]
         return dns.rdtypes.ANY.TXT.TXT(dns.rdataclass.IN, dns.rdatatype.TXT, chunks)
     try:
+        if rdtype == dns.rdatatype.A:  # the common case, without the zone-file tokenizer
+            return dns.rdtypes.IN.A.A(dns.rdataclass.IN, rdtype, value.strip())
+        if rdtype == dns.rdatatype.AAAA:
+            return dns.rdtypes.IN.AAAA.AAAA(dns.rdataclass.IN, rdtype, value.strip())
         return dns.rdata.from_text(dns.rdataclass.IN, rdtype, value.strip())
     except (dns.exception.DNSException, ValueError) as exc:
         raise ValueError(f"invalid {dns.rdatatype.to_text(rdtype)} value {value!r}: {exc}") from None
