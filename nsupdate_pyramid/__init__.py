@@ -3,16 +3,14 @@ from __future__ import annotations
 
 import gc
 import warnings
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 # Pyramid 2.1 still imports pkg_resources; the deprecation warning is noise for operators.
 warnings.filterwarnings("ignore", message="pkg_resources is deprecated", category=UserWarning)
 
-from pyramid.config import Configurator  # noqa: E402
-from pyramid.router import Router  # noqa: E402
-from pyramid.settings import asbool  # noqa: E402
-
-from .api.fastpath import FastPath  # noqa: E402
+if TYPE_CHECKING:
+    from pyramid.config import Configurator
+    from pyramid.router import Router
 
 __version__ = "0.1.0.dev0"
 #: A PasteDeploy option (``bootstrap(ini, options={...})``) with which tools that load the app
@@ -31,7 +29,16 @@ def includeme(config: Configurator) -> None:
 
 
 def main(global_config: dict[str, Any] | None, **settings: Any) -> Router:
-    """The WSGI application for ``pserve``/waitress (``paste.app_factory``)."""
+    """The WSGI application for ``pserve``/waitress (``paste.app_factory``).
+
+    Pyramid is imported here, not at the top: ``nsupdate-nameserver`` imports this package
+    (its modules live in it) and must not load the web framework.
+    """
+    from pyramid.config import Configurator
+    from pyramid.settings import asbool
+
+    from .api.fastpath import FastPath
+
     with Configurator(settings=settings) as config:
         config.include(includeme)
     app = FastPath(config.make_wsgi_app())

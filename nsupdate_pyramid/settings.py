@@ -14,11 +14,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from importlib import import_module
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pyramid.config import Configurator
-from pyramid.exceptions import ConfigurationError
 from pyramid.settings import asbool, aslist
+
+if TYPE_CHECKING:
+    from pyramid.config import Configurator
 
 PREFIX = "nsupdate."
 #: The built-in nameserver's keys; misspelt ones are refused like misspelt ``nsupdate.*`` ones.
@@ -30,8 +31,13 @@ MIN_SECRET_LENGTH = 32
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
-class SettingsError(ConfigurationError):
-    """A setting is missing or malformed; str() is a one-line explanation."""
+class SettingsError(Exception):
+    """A setting is missing or malformed; str() is a one-line explanation.
+
+    Not a subclass of Pyramid's ConfigurationError (nothing catches that by type): importing
+    ``pyramid.exceptions`` loads WebOb and pkg_resources, about 18 MiB that the nameserver
+    process, which parses its settings here too, must not carry.
+    """
 
 
 def normalize_fqdn(name: str) -> str:
@@ -302,9 +308,21 @@ def parse_settings(raw: Mapping[str, Any]) -> AppSettings:
         prefix = PREFIX if unknown[0].startswith(PREFIX) else NAMESERVER_PREFIX
         raise SettingsError(f"unknown setting {unknown[0]}: check the spelling (known: "
                             f"{', '.join(sorted(k for k in known if k.startswith(prefix)))})")
+    values = _parse_fields(raw, ("",))  # every setting
+    if not values["default_backend"] and values["dns_backends"]:
+        values["default_backend"] = next(iter(values["dns_backends"]))
+    settings = AppSettings(**values)
+    _cross_check(settings)
+    return settings
+
+
+def _parse_fields(raw: Mapping[str, Any], prefixes: tuple[str, ...]) -> dict[str, Any]:
+    """Field name -> parsed value for every setting whose ini key starts with one of ``prefixes``."""
     values: dict[str, Any] = {}
     for f in fields(AppSettings):
         key = f.metadata["key"] or PREFIX + f.name
+        if not key.startswith(prefixes):
+            continue
         text = raw.get(key, f.metadata["default"])
         if text is None:
             text = f.metadata["default"]
@@ -312,11 +330,27 @@ def parse_settings(raw: Mapping[str, Any]) -> AppSettings:
             values[f.name] = f.metadata["parser"](text)
         except ValueError as exc:
             raise SettingsError(f"bad setting {key}: {exc}") from None
-    if not values["default_backend"] and values["dns_backends"]:
-        values["default_backend"] = next(iter(values["dns_backends"]))
-    settings = AppSettings(**values)
-    _cross_check(settings)
-    return settings
+    return values
+
+
+def parse_nameserver_settings(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """Only the ``nameserver.*`` settings (field name -> value), checked as parse_settings does.
+
+    For the ``nsupdate-nameserver`` process: parse_settings checks ``dns.backends`` by importing
+    every backend, and with them the web app, which the nameserver must not load.
+    """
+    known = AppSettings.ini_keys()
+    unknown = sorted(key for key in raw if key.startswith(NAMESERVER_PREFIX) and key not in known)
+    if unknown:
+        raise SettingsError(f"unknown setting {unknown[0]}: check the spelling (known: "
+                            f"{', '.join(sorted(k for k in known if k.startswith(NAMESERVER_PREFIX)))})")
+    values = _parse_fields(raw, (NAMESERVER_PREFIX,))
+    if not values["nameserver_ns"]:
+        raise SettingsError(NO_NAMESERVER)
+    return values
+
+
+NO_NAMESERVER = "bad setting nameserver.ns: name at least one nameserver of the zones"
 
 
 def _cross_check(settings: AppSettings) -> None:
@@ -326,7 +360,7 @@ def _cross_check(settings: AppSettings) -> None:
             f"bad setting nsupdate.default_backend: unknown backend {settings.default_backend!r} "
             f"(dns.backends declares: {', '.join(backends) or 'none'})")
     if not settings.nameserver_ns:
-        raise SettingsError("bad setting nameserver.ns: name at least one nameserver of the zones")
+        raise SettingsError(NO_NAMESERVER)
     if settings.default_language not in settings.languages:
         raise SettingsError(f"bad setting nsupdate.default_language: {settings.default_language!r} "
                             f"is not in nsupdate.languages")

@@ -14,10 +14,12 @@ import sys
 import time
 from pathlib import Path
 
+import dns.edns
 import dns.exception
 import dns.flags
 import dns.message
 import dns.name
+import dns.opcode
 import dns.query
 import dns.rcode
 import dns.rdatatype
@@ -32,6 +34,8 @@ from nsupdate_pyramid import main
 from nsupdate_pyramid.dns.builtin import BuiltinBackend
 from nsupdate_pyramid.dns.zone import ZoneInfo
 from nsupdate_pyramid.models import Zone, get_engine, get_session_factory
+from nsupdate_pyramid.nameserver.fastpath import AnswerCache, question_key
+from nsupdate_pyramid.nameserver.listeners import QueryHandler
 from nsupdate_pyramid.services import domains as domain_service
 from nsupdate_pyramid.services import hosts as host_service
 from nsupdate_pyramid.services import users as user_service
@@ -41,8 +45,10 @@ from tests.fixtures.nameserver import (
     ZONE,
     NameserverLab,
     fresh_database,
+    named_conf,
     nameserver_settings,
     start_nameserver,
+    write_ini,
 )
 from tests.fixtures.net import free_port, ipv6_loopback_usable, stop_process, wait_for_soa
 from tests.fixtures.postgres import _admin_connection
@@ -322,18 +328,8 @@ def test_serves_the_last_copy_while_the_database_is_gone(db_url: str, tmp_path: 
 
 # -- BIND as a secondary ----------------------------------------------------------------------
 
-SECONDARY_CONF = """\
+SECONDARY_ZONE = """\
 key "xfr-key." {{ algorithm hmac-sha256; secret "{secret}"; }};
-options {{
-    directory "{workdir}";
-    pid-file "{workdir}/named.pid";
-    session-keyfile "{workdir}/session.key";
-    managed-keys-directory "{workdir}";
-    listen-on port {port} {{ 127.0.0.1; }};
-    listen-on-v6 {{ none; }};
-    recursion no; dnssec-validation no; notify no;
-}};
-controls {{ }};
 zone "{zone}" {{
     type secondary;
     primaries {{ 127.0.0.1 port {primary} key "xfr-key."; }};
@@ -351,8 +347,8 @@ def test_bind_secondary_gets_notify_and_transfers(ns_lab: NameserverLab, tmp_pat
         "nameserver.notify": f"127.0.0.1:{bind_port}"})
     engine = get_engine(settings)
     server = start_nameserver(settings, engine)
-    (tmp_path / "named.conf").write_text(SECONDARY_CONF.format(
-        secret=secret, workdir=tmp_path, port=bind_port, zone=ZONE, primary=our_port))
+    (tmp_path / "named.conf").write_text(named_conf(tmp_path, bind_port, SECONDARY_ZONE.format(
+        secret=secret, zone=ZONE, primary=our_port)))
     with open(tmp_path / "named.log", "wb") as log:
         named = subprocess.Popen([NAMED, "-g", "-4", "-c", str(tmp_path / "named.conf")],
                                  stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
@@ -373,44 +369,6 @@ def test_bind_secondary_gets_notify_and_transfers(ns_lab: NameserverLab, tmp_pat
 
 
 # -- running it ------------------------------------------------------------------------------
-
-INI = """\
-[app:main]
-use = egg:nsupdate-pyramid
-{settings}
-
-[loggers]
-keys = root
-
-[handlers]
-keys = console
-
-[formatters]
-keys = generic
-
-[logger_root]
-level = INFO
-handlers = console
-
-[handler_console]
-class = StreamHandler
-args = (sys.stderr,)
-level = NOTSET
-formatter = generic
-
-[formatter_generic]
-format = %(levelname)s [%(name)s] %(message)s
-"""
-
-
-def write_ini(path: Path, settings: dict[str, str]) -> Path:
-    lines = []
-    for key, value in settings.items():
-        indented = value.replace("\n", "\n    ").replace("%", "%%")
-        lines.append(f"{key} = {indented}")
-    path.write_text(INI.format(settings="\n".join(lines)))
-    return path
-
 
 def test_console_script_serves_and_stops_on_sigterm(ns_lab: NameserverLab, tmp_path: Path) -> None:
     port = free_port()
@@ -462,3 +420,153 @@ def test_admin_domain_add_with_builtin_creates_the_zone(ns_lab: NameserverLab, t
     assert result.returncode == 0, result.stderr
     assert "nameserver listening" not in result.stderr  # tools never start the embedded server
     ns_lab.wait_for(lambda: ns_lab.values("cli.test", "NS") == ["ns1.dyn.test.", "ns2.example.net."])
+
+
+# -- the fast path: kept answers --------------------------------------------------------------
+
+
+def _wire(name: str, rdtype: str = "A", *, qid: int = 4321, rd: bool = True, payload: int | None = None,
+          options: list[dns.edns.Option] | None = None, do: bool = False) -> bytes:
+    edns = {} if payload is None and not do else {"use_edns": 0, "payload": payload or 1232,
+                                                  "ednsflags": dns.flags.DO if do else 0}
+    message = dns.message.make_query(name, rdtype, options=options, **edns)
+    message.id = qid
+    if not rd:
+        message.flags &= ~dns.flags.RD
+    return message.to_wire()
+
+
+def _lab_handler(lab: NameserverLab) -> QueryHandler:
+    """A handler of its own (its own cache) over the running server's current snapshot."""
+    server = lab.server.server
+    return QueryHandler(server.config, lambda: server.snapshot)
+
+
+def _slow(handler: QueryHandler, data: bytes, tcp: bool = False) -> bytes | None:
+    """The full dnspython answer: from an empty cache, which this call then leaves behind."""
+    handler.cache = AnswerCache()
+    return b"".join(handler.tcp(data, "127.0.0.1")) if tcp else handler.udp(data, "127.0.0.1")
+
+
+def test_kept_answers_are_byte_identical_to_the_slow_path(ns_lab: NameserverLab) -> None:
+    ns_lab.backend.update(ns_lab.zone, "fp", "A", ["192.0.2.60", "192.0.2.61"])
+    ns_lab.backend.update(ns_lab.zone, "fp", "AAAA", ["2001:db8::60"])
+    ns_lab.backend.update(ns_lab.zone, "fp", "TXT", ["fast path"])
+    ns_lab.backend.update(ns_lab.zone, "only-a.fp-deep", "A", ["192.0.2.62"])
+    ns_lab.wait_for(lambda: ns_lab.values(fqdn("only-a.fp-deep")) == ["192.0.2.62"])
+    handler = _lab_handler(ns_lab)
+    questions = [(fqdn("fp"), "A"), (fqdn("FP").upper(), "AAAA"), (fqdn("Fp"), "TXT"),
+                 (fqdn("no-such-fp"), "A"), (fqdn("fp"), "MX"), (fqdn("fp-deep"), "A"), (ZONE, "SOA"),
+                 (ZONE, "NS"), (fqdn("fp"), "ANY"), ("example.com", "A")]
+    for name, rdtype in questions:
+        for variant in ({}, {"rd": False}, {"payload": 1232}, {"payload": 4096, "do": True}):
+            first = _wire(name, rdtype, qid=1, **variant)
+            handler.cache = AnswerCache()
+            handler.udp(first, "127.0.0.1")  # kept
+            for qid, case in ((2, name), (65535, name.swapcase())):
+                query = _wire(case, rdtype, qid=qid, **variant)
+                kept = handler.udp(query, "127.0.0.1")
+                assert handler.cache.answers, (name, rdtype, variant)
+                _same(kept, _slow(handler, query), query)
+                handler.udp(first, "127.0.0.1")
+            tcp = _wire(name, rdtype, qid=7, **variant)
+            _slow(handler, tcp, tcp=True)
+            _same(b"".join(handler.tcp(tcp, "127.0.0.1")), _slow(handler, tcp, tcp=True), tcp)
+
+
+def _same(kept: bytes | None, slow: bytes | None, query: bytes) -> None:
+    """Header and question byte for byte; the records the same (dnspython shuffles the order
+    within an RRset on each write, so several addresses are equal as sets, not as bytes)."""
+    assert kept is not None and slow is not None
+    assert kept[:len(query)] == slow[:len(query)] and kept[:2] == query[:2]
+    assert len(kept) == len(slow)
+    assert dns.message.from_wire(kept) == dns.message.from_wire(slow)
+
+
+def test_kept_answers_keep_the_case_and_id_as_sent(ns_lab: NameserverLab) -> None:
+    """DNS 0x20: the question and the names pointing at it come back in the client's case."""
+    ns_lab.backend.update(ns_lab.zone, "casey", "A", ["192.0.2.63"])
+    ns_lab.wait_for(lambda: ns_lab.values(fqdn("casey")) == ["192.0.2.63"])
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.settimeout(2)
+        for qid, name in ((1, fqdn("casey")), (2, fqdn("CaSeY").upper()), (3, fqdn("cAsEy")),
+                          (4, fqdn("nx-CaSe")), (5, fqdn("nx-CaSe").upper())):
+            query = _wire(name, qid=qid)
+            sock.sendto(query, ("127.0.0.1", ns_lab.port))
+            answer = sock.recv(4096)
+            end = len(query)
+            assert answer[:2] == query[:2] and answer[12:end] == query[12:end], name
+            response = dns.message.from_wire(answer)
+            # Owners are pointers into the question: the name, or for NXDOMAIN the zone's SOA.
+            owner = (response.answer or response.authority)[0].name.to_text()
+            assert owner == (f"{name}." if response.answer else f"{name}."[-len(ZONE) - 1:]), name
+
+
+def test_kept_answers_honour_the_edns_payload_size(ns_lab: NameserverLab) -> None:
+    texts = [f"{i:02d}" + "k" * 198 for i in range(15)]
+    ns_lab.backend.update(ns_lab.zone, "bigkept", "TXT", texts)
+    ns_lab.wait_for(lambda: len(ns_lab.query(fqdn("bigkept"), "TXT", tcp=True).answer) == 1)
+    for _ in range(3):  # the first asks fill the cache, the later ones come from it
+        assert ns_lab.query(fqdn("bigkept"), "TXT").flags & dns.flags.TC
+        small = ns_lab.query(fqdn("bigkept"), "TXT", payload=1232)
+        assert small.flags & dns.flags.TC and small.payload == 1232
+        large = ns_lab.query(fqdn("bigkept"), "TXT", payload=4096)
+        assert not large.flags & dns.flags.TC and len(large.answer[0]) == 15
+        assert len(ns_lab.query(fqdn("bigkept"), "TXT", tcp=True).answer[0]) == 15
+
+
+def test_a_new_serial_empties_the_kept_answers(ns_lab: NameserverLab) -> None:
+    ns_lab.backend.update(ns_lab.zone, "moving", "A", ["192.0.2.70"])
+    ns_lab.wait_for(lambda: ns_lab.values(fqdn("moving")) == ["192.0.2.70"])
+    for _ in range(3):
+        assert ns_lab.values(fqdn("moving")) == ["192.0.2.70"]
+    cache = ns_lab.server.server.handler.cache
+    assert any(key.startswith(b"\x06moving") for key in cache.answers)
+    ns_lab.backend.update(ns_lab.zone, "moving", "A", ["192.0.2.71"])
+    assert ns_lab.wait_for(lambda: ns_lab.values(fqdn("moving")) == ["192.0.2.71"]) < 1.0
+    ns_lab.backend.delete(ns_lab.zone, "moving", "A")
+    ns_lab.wait_for(lambda: ns_lab.query(fqdn("moving")).rcode() == dns.rcode.NXDOMAIN)
+
+
+def test_split_horizon_names_are_never_kept(ns_lab: NameserverLab) -> None:
+    ns_lab.backend.update(ns_lab.zone, "lanbox", "A", ["127.0.0.2"])
+    assert ns_lab.backend.set_lan(ns_lab.zone, "lanbox", "A", "192.168.1.20")
+    ns_lab.wait_for(lambda: ns_lab.values(fqdn("lanbox"), source="127.0.0.2") == ["192.168.1.20"])
+    for _ in range(3):
+        assert ns_lab.values(fqdn("lanbox"), source="127.0.0.3") == ["127.0.0.2"]
+        assert ns_lab.values(fqdn("lanbox"), source="127.0.0.2") == ["192.168.1.20"]
+        assert ns_lab.values(fqdn("lanbox"), source="127.0.0.2", tcp=True) == ["192.168.1.20"]
+    cache = ns_lab.server.server.handler.cache
+    assert not any(key.startswith(b"\x06lanbox") for key in cache.answers)
+
+
+def test_only_ordinary_queries_take_the_fast_path() -> None:
+    plain = _wire("host.dyn.test")
+    key, end = question_key(plain, False)
+    assert end == len(plain)
+    assert question_key(_wire("HOST.Dyn.Test", qid=9), False)[0] == key  # case and id: same key
+    assert question_key(plain, True)[0] != key  # transport
+    assert question_key(_wire("host.dyn.test", rd=False), False)[0] != key
+    with_edns = {question_key(_wire("host.dyn.test", payload=p, do=do), False)[0]
+                 for p in (512, 1232, 4096) for do in (False, True)}
+    assert len(with_edns) == 6 and key not in with_edns
+    cookie = dns.edns.GenericOption(dns.edns.OptionType.COOKIE, b"12345678")
+    assert question_key(_wire("host.dyn.test", payload=1232, options=[cookie]), False) is not None
+    notify = dns.message.make_query("dyn.test", "SOA")
+    notify.set_opcode(dns.opcode.NOTIFY)
+    two = dns.message.make_query("host.dyn.test", "A")
+    two.question.append(dns.message.make_query("x.dyn.test", "A").question[0])
+    signed = dns.message.make_query("host.dyn.test", "A")
+    signed.use_tsig(dns.tsigkeyring.from_text({"k.": ("hmac-sha256", base64.b64encode(b"k" * 32).decode())}))
+    ecs = dns.edns.ECSOption("192.0.2.0", 24)
+    padding = dns.edns.GenericOption(dns.edns.OptionType.PADDING, b"\x00" * 8)
+    unusual = [notify.to_wire(), two.to_wire(), signed.to_wire(),
+               _wire("host.dyn.test", payload=1232, options=[ecs]),
+               _wire("host.dyn.test", payload=1232, options=[padding]),
+               dns.message.make_query("host.dyn.test", "A", use_edns=1).to_wire(),
+               _wire("dyn.test", "AXFR"), _wire("dyn.test", "IXFR"),
+               dns.message.make_query("host.dyn.test", "A", rdclass="CH").to_wire(),
+               plain + b"junk", plain[:-1], plain[:12] + b"\xc0\x0c\x00\x01\x00\x01",
+               plain[:2] + bytes([plain[2] | 0x80]) + plain[3:]]  # a response
+    for data in unusual:
+        assert question_key(data, False) is None, data

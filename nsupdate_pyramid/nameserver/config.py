@@ -2,7 +2,10 @@
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Mapping
 from dataclasses import dataclass
+from types import SimpleNamespace
+from typing import Any
 
 import dns.name
 import dns.tsig
@@ -31,7 +34,10 @@ class ServerConfig:
     poll_interval: float
 
     @classmethod
-    def from_settings(cls, settings: AppSettings) -> ServerConfig:
+    def from_settings(cls, settings: AppSettings | Mapping[str, Any]) -> ServerConfig:
+        """From the app's settings, or from the values ``parse_nameserver_settings`` returns."""
+        if isinstance(settings, Mapping):
+            settings = SimpleNamespace(**settings)  # type: ignore[assignment]
         keyring = None
         if settings.nameserver_axfr_key is not None:
             algorithm, name, secret = settings.nameserver_axfr_key

@@ -15,7 +15,7 @@ import dns.name
 
 from .config import ServerConfig
 from .source import ZoneSource
-from .zonedata import Snapshot, ZoneData, build_zone
+from .zonedata import Snapshot, ZoneData
 
 log = logging.getLogger(__name__)
 
@@ -47,11 +47,12 @@ class Refresher:
                 current = zones.get(origin)
                 if current is not None and current.serial == state.serial:
                     continue
-                result = await loop.run_in_executor(self._executor, self.source.zone, state.id)
-                if result is None:
+                # Read and built in the worker thread: a large zone never blocks the queries.
+                zone = await loop.run_in_executor(self._executor, self.source.load, name, state.id,
+                                                  self.config)
+                if zone is None:
                     continue
-                serial, rows = result
-                zones[origin] = zone = build_zone(name, serial, rows, self.config)
+                zones[origin] = zone
                 loaded.append(zone)
         except Exception as exc:  # any database failure: keep serving what we have
             if not self.failing:
@@ -67,10 +68,10 @@ class Refresher:
             del zones[origin]
             log.info("zone %s removed", origin)
         if loaded or removed:
-            self.snapshot = Snapshot(zones)
+            self.snapshot = Snapshot.of(zones)
             self.publish(self.snapshot)
             for zone in loaded:
-                log.info("zone %s loaded, serial %d, %d names", zone.origin, zone.serial, len(zone.nodes))
+                log.info("zone %s loaded, serial %d, %d names", zone.origin, zone.serial, zone.size)
                 self.changed(zone)
         return True
 
@@ -82,3 +83,5 @@ class Refresher:
 
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
+        self.source.close()
+

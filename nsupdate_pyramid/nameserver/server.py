@@ -91,8 +91,7 @@ class Nameserver:
         await self.refresher.refresh()
         loop = asyncio.get_running_loop()
         for udp, tcp in sockets:
-            transport, _ = await loop.create_datagram_endpoint(lambda: UDPListener(self.handler), sock=udp)
-            self._closers.append(transport)
+            self._closers.append(UDPListener(self.handler, udp))
             server = await asyncio.start_server(tcp_client_handler(self.handler), sock=tcp)
             self._closers.append(server)
             log.info("nameserver listening on %s (UDP and TCP)", where(*udp.getsockname()[:2]))
@@ -102,7 +101,7 @@ class Nameserver:
     def addresses(self) -> list[tuple[str, int]]:
         """Where it listens (useful with port 0)."""
         return [tuple(closer.get_extra_info("sockname")[:2]) for closer in self._closers
-                if isinstance(closer, asyncio.DatagramTransport)]
+                if isinstance(closer, UDPListener)]
 
     async def stop(self) -> None:
         if self._poll is not None:
@@ -176,7 +175,7 @@ def start_embedded(registry: Any) -> ThreadedNameserver | None:
     """
     settings = registry["nsupdate.settings"]
     engine = registry["dbsession_factory"].kw["bind"]
-    server = ThreadedNameserver(ServerConfig.from_settings(settings), ZoneSource(engine))
+    server = ThreadedNameserver(ServerConfig.from_settings(settings), ZoneSource.from_engine(engine))
     try:
         server.start()
     except NameserverError as exc:
