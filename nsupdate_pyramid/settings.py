@@ -12,6 +12,7 @@ import ipaddress
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
+from email.utils import parseaddr
 from importlib import import_module
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
@@ -24,6 +25,9 @@ if TYPE_CHECKING:
 PREFIX = "nsupdate."
 #: The built-in nameserver's keys; misspelt ones are refused like misspelt ``nsupdate.*`` ones.
 NAMESERVER_PREFIX = "nameserver."
+#: Outgoing mail (pyramid_mailer); we build the mailer from these typed keys, so a misspelt
+#: ``mail.*`` key is refused like the others instead of silently sending nowhere.
+MAIL_PREFIX = "mail."
 # production.ini ships with this placeholder; the app refuses to run with it.
 SAMPLE_SECRET_MARKER = "CHANGE-ME"  # noqa: S105 - the placeholder we refuse, not a secret
 MIN_SECRET_LENGTH = 32
@@ -235,6 +239,14 @@ def _language_list(value: str) -> tuple[str, ...]:
     return languages
 
 
+def _email_or_empty(value: str) -> str:
+    text = str(value).strip()
+    address = parseaddr(text)[1]
+    if text and not re.fullmatch(r"[^<>@\s]+@[^<>@\s]+", address):
+        raise ValueError(f"{text!r} is not an email address (or 'Name <address>')")
+    return text
+
+
 def _opt(parser: Callable[[str], Any], default: str, key: str | None = None) -> Any:
     """A dataclass field parsed from ``nsupdate.<name>`` (or ``key``) with a textual default."""
     return field(default=None, metadata={"parser": parser, "default": default, "key": key})
@@ -293,6 +305,24 @@ class AppSettings:
     nameserver_soa_minimum: int = _opt(_int_between(0, 86400), "60", key="nameserver.soa_minimum")
     nameserver_poll_interval: float = _opt(_float_between(0.05, 60.0), "0.5",
                                            key="nameserver.poll_interval")
+    # Accounts: how long the links we mail stay valid (seconds), passwords, login throttling.
+    activation_max_age: int = _opt(_int_between(300, 90 * 86400), "604800")
+    password_reset_max_age: int = _opt(_int_between(300, 7 * 86400), "7200")
+    email_change_max_age: int = _opt(_int_between(300, 30 * 86400), "86400")
+    password_min_length: int = _opt(_int_between(8, 128), "10")
+    login_max_failures: int = _opt(_int_between(0, 100_000), "10")
+    login_max_failures_address: int = _opt(_int_between(0, 1_000_000), "50")
+    login_lockout: int = _opt(_int_between(1, 7 * 86400), "900")
+    # Outgoing mail: SMTP (STARTTLS when mail.tls), or .eml files in a folder (development).
+    mail_host: str = _opt(_text, "localhost", key="mail.host")
+    mail_port: int = _opt(_int_between(1, 65535), "25", key="mail.port")
+    mail_username: str = _opt(_text, "", key="mail.username")
+    mail_password: str = _opt(_text, "", key="mail.password")
+    mail_tls: bool = _opt(_bool, "false", key="mail.tls")
+    mail_ssl: bool = _opt(_bool, "false", key="mail.ssl")
+    mail_ca_file: str = _opt(_text, "", key="mail.ca_file")
+    mail_default_sender: str = _opt(_email_or_empty, "", key="mail.default_sender")
+    mail_top_level_directory: str = _opt(_text, "", key="mail.top_level_directory")
 
     @classmethod
     def ini_keys(cls) -> dict[str, str]:
@@ -303,9 +333,10 @@ class AppSettings:
 def parse_settings(raw: Mapping[str, Any]) -> AppSettings:
     """Parse and cross-check settings; raise SettingsError with one line on the first problem."""
     known = AppSettings.ini_keys()
-    unknown = sorted(key for key in raw if key.startswith((PREFIX, NAMESERVER_PREFIX)) and key not in known)
+    strict = (PREFIX, NAMESERVER_PREFIX, MAIL_PREFIX)
+    unknown = sorted(key for key in raw if key.startswith(strict) and key not in known)
     if unknown:
-        prefix = PREFIX if unknown[0].startswith(PREFIX) else NAMESERVER_PREFIX
+        prefix = next(p for p in strict if unknown[0].startswith(p))
         raise SettingsError(f"unknown setting {unknown[0]}: check the spelling (known: "
                             f"{', '.join(sorted(k for k in known if k.startswith(prefix)))})")
     values = _parse_fields(raw, ("",))  # every setting
@@ -364,6 +395,9 @@ def _cross_check(settings: AppSettings) -> None:
     if settings.default_language not in settings.languages:
         raise SettingsError(f"bad setting nsupdate.default_language: {settings.default_language!r} "
                             f"is not in nsupdate.languages")
+    if settings.mail_tls and settings.mail_ssl:
+        raise SettingsError("bad setting mail.tls: use either mail.tls (STARTTLS) or mail.ssl "
+                            "(TLS from the start), not both")
 
 
 def get_app_settings(registry: Any) -> AppSettings:

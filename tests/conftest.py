@@ -31,6 +31,7 @@ pytest_plugins += ["tests.fixtures.dyndns2"]
 pytest_plugins += ["tests.fixtures.pdns", "tests.fixtures.knot"]
 pytest_plugins += ["tests.fixtures.live_app"]
 pytest_plugins += ["tests.fixtures.nameserver"]
+pytest_plugins += ["tests.fixtures.smtp"]
 
 ROOT = Path(__file__).resolve().parent.parent
 ENGINES = ["sqlite", "postgresql"]

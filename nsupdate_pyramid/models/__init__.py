@@ -19,13 +19,13 @@ from .domain import TSIG_ALGORITHMS, Domain
 from .host import Host, RelatedHost
 from .meta import SQLITE_BEGIN, Base, utcnow
 from .service import Service, ServiceConfig
-from .user import RemoteLogin, User
+from .user import LoginThrottle, RemoteLogin, User
 from .zone import Record, Zone
 
 __all__ = [
-    "TSIG_ALGORITHMS", "Base", "BlacklistedHost", "Domain", "Host", "Record", "RelatedHost",
-    "RemoteLogin", "Service", "ServiceConfig", "User", "Zone", "get_engine", "get_session_factory",
-    "get_tm_session", "utcnow",
+    "TSIG_ALGORITHMS", "Base", "BlacklistedHost", "Domain", "Host", "LoginThrottle", "Record",
+    "RelatedHost", "RemoteLogin", "Service", "ServiceConfig", "User", "Zone", "get_engine",
+    "get_session_factory", "get_tm_session", "utcnow",
 ]
 
 configure_mappers()

@@ -20,6 +20,10 @@ class User(Base):
     language: Mapped[str] = mapped_column(String(10), default="")
     date_joined: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When the owner first proved the address (registration link; accounts made by an operator:
+    # at creation). None = a registration never activated, which cleanupregistration removes once
+    # the link has expired; an account an admin switched off (is_active false) keeps its date.
+    activated: Mapped[datetime | None] = mapped_column(UTCDateTime)
     failed_logins: Mapped[int] = mapped_column(default=0)
     last_failed_login: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
@@ -50,3 +54,18 @@ class RemoteLogin(Base):
     last_used: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     user: Mapped[User] = relationship(back_populates="remote_logins")
+
+
+class LoginThrottle(Base):
+    """Failed logins per account name or client network, kept apart from any one request.
+
+    ``key`` is ``account:<lower-case name>`` (whether or not such an account exists, so the
+    lockout tells nobody which names are taken) or ``address:<ip or IPv6 /64>``.
+    """
+
+    __tablename__ = "login_throttles"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    failures: Mapped[int] = mapped_column(default=0)
+    last_failure: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -15,11 +15,12 @@ from .admin import Admin
 from .base import PrivateResource
 from .domains import DomainResource, Domains
 from .hosts import HostResource, Hosts
+from .registration import PasswordReset, Registration, ResetToken
 from .root import Root, root_factory
 
 __all__ = [
-    "Account", "Admin", "DomainResource", "Domains", "HostResource", "Hosts", "PrivateResource", "Root",
-    "root_factory",
+    "Account", "Admin", "DomainResource", "Domains", "HostResource", "Hosts", "PasswordReset",
+    "PrivateResource", "Registration", "ResetToken", "Root", "root_factory",
 ]
 
 

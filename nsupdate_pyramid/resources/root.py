@@ -23,8 +23,10 @@ class Root:
         from .admin import Admin
         from .domains import Domains
         from .hosts import Hosts
+        from .registration import PasswordReset, Registration
 
-        children = {"hosts": Hosts, "domains": Domains, "account": Account, "admin": Admin}
+        children = {"hosts": Hosts, "domains": Domains, "account": Account, "admin": Admin,
+                    "register": Registration, "password-reset": PasswordReset}
         return children[key](self, key)
 
 

@@ -19,8 +19,10 @@ from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError, Prog
 
 from .. import START_NAMESERVER_OPTION
 from ..models import TSIG_ALGORITHMS
+from ..services import accounts as account_service
 from ..services import domains as domain_service
 from ..services import hosts as host_service
+from ..services import throttle as throttle_service
 from ..services import users as user_service
 from ..services.errors import NotFound, ServiceError
 from ..settings import SettingsError
@@ -91,6 +93,11 @@ def build_parser() -> argparse.ArgumentParser:
     host_secret = host.add_parser("secret", help="replace the update secret and print the new one")
     host_secret.add_argument("fqdn")
     host_secret.set_defaults(handler=cmd_host_secret)
+
+    cleanup = commands.add_parser(
+        "cleanupregistration", help="delete accounts whose activation link expired unused")
+    cleanup.add_argument("--dry-run", action="store_true", help="only list them")
+    cleanup.set_defaults(handler=cmd_cleanupregistration)
     return parser
 
 
@@ -169,6 +176,21 @@ def cmd_host_secret(env: dict[str, Any], args: argparse.Namespace) -> None:
     host = _host(env, args.fqdn)
     secret = host_service.new_secret(host)
     print(secret)
+
+
+def cmd_cleanupregistration(env: dict[str, Any], args: argparse.Namespace) -> None:
+    settings = env["registry"]["nsupdate.settings"]
+    dbsession = env["request"].dbsession
+    names = account_service.cleanup_registrations(dbsession, settings.activation_max_age,
+                                                  dry_run=args.dry_run)
+    for name in names:
+        print(name)
+    if args.dry_run:
+        print(f"would delete {len(names)} unactivated registrations (dry run)")
+        return
+    counters = throttle_service.purge(dbsession, settings.login_lockout)
+    print(f"deleted {len(names)} unactivated registrations whose links expired; "
+          f"removed {counters} stale login counters")
 
 
 def _word(flag: bool) -> str:

@@ -6,6 +6,7 @@ from pyramid.session import SignedCookieSessionFactory
 
 from .permissions import ADMINS, Permission, user_principal
 from .policy import SecurityPolicy, derive_key, make_security_policy
+from .tokens import TokenSigner
 
 __all__ = ["ADMINS", "Permission", "SecurityPolicy", "user_principal"]
 
@@ -16,6 +17,9 @@ SESSION_COOKIE = "nsu_session"
 def includeme(config: Configurator) -> None:
     settings = config.registry["nsupdate.settings"]
     config.set_security_policy(make_security_policy(settings))
+    # Signs the links we mail (activation, password reset, email change).
+    config.registry["nsupdate.tokens"] = TokenSigner(derive_key(settings.session_secret,
+                                                                "account-tokens"))
     config.set_session_factory(SignedCookieSessionFactory(
         derive_key(settings.session_secret, "session"),
         cookie_name=SESSION_COOKIE,

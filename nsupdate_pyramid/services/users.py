@@ -34,7 +34,8 @@ def create_user(dbsession: Session, username: str, email: str, password: str, *,
     if get_user_by_username(dbsession, username) is not None:
         raise AlreadyExists(_("A user with this name already exists."))
     user = User(username=username, email=email, password_hash=passwords.hash_password(password),
-                is_admin=is_admin, is_active=is_active, language=language)
+                is_admin=is_admin, is_active=is_active, language=language,
+                activated=utcnow() if is_active else None)
     dbsession.add(user)
     dbsession.flush()
     return user

@@ -1,0 +1,1 @@
+"""WTForms form classes: parse and check what people type; the services decide the rest."""
