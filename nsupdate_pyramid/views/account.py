@@ -1,14 +1,167 @@
+"""The logged-in user's own account: profile, language, password, email address, deletion."""
 from __future__ import annotations
 
+from pyramid.httpexceptions import HTTPSeeOther
 from pyramid.request import Request
+from pyramid.response import Response
+from pyramid.security import forget
 from pyramid.view import view_config
 
+from ..forms.accounts import DeleteAccountForm, EmailChangeForm, LanguageForm, PasswordChangeForm
+from ..i18n import _
 from ..models import User
 from ..resources import Account
 from ..security import Permission
+from ..security.tokens import BadToken
+from ..services import accounts
+from ..services.domains import domains_for_user
+from ..services.errors import InvalidValue
+from ..services.hosts import hosts_for_user
+from .auth import log_in
+from .helpers import flash
+
+EDIT = Permission.EDIT.value
+
+
+def _user(request: Request) -> User:
+    return request.dbsession.get(User, request.identity.user_id)
+
+
+def _back(request: Request, context: Account) -> Response:
+    return HTTPSeeOther(location=request.resource_url(context))
 
 
 @view_config(context=Account, permission=Permission.VIEW.value, request_method="GET",
              renderer="account/view.jinja2")
 def view_account(context: Account, request: Request) -> dict:
-    return {"user": request.dbsession.get(User, request.identity.user_id)}
+    user = _user(request)
+    form = LanguageForm(languages=request.app_settings.languages, language=user.language)
+    return {"user": user, "language_form": form}
+
+
+@view_config(context=Account, name="language", permission=EDIT, request_method="POST")
+def set_language(context: Account, request: Request) -> Response:
+    form = LanguageForm(request.POST, languages=request.app_settings.languages)
+    if form.validate():
+        accounts.set_language(_user(request), form.language.data, request.app_settings)
+        flash(request, _("Your language is saved."), "success")
+    else:
+        flash(request, _("Unknown language."), "error")
+    return _back(request, context)
+
+
+@view_config(context=Account, name="password", permission=EDIT, request_method=("GET", "POST"),
+             renderer="account/password.jinja2")
+def change_password(context: Account, request: Request) -> dict | Response:
+    form = PasswordChangeForm(request.POST)
+    error = None
+    if request.method == "POST" and form.validate():
+        user = _user(request)
+        try:
+            accounts.change_password(request.dbsession, user, form.current_password.data,
+                                     form.new_password.data, request.app_settings)
+        except InvalidValue as exc:
+            error = exc.args[0]
+        else:
+            # Other browsers are logged out (their cookie names the old hash); this one stays.
+            headers = log_in(request, user, persistent=False)
+            flash(request, _("Your password was changed. Other browsers are logged out."),
+                  "success")
+            return HTTPSeeOther(location=request.resource_url(context), headers=headers)
+    return {"form": form, "error": error, "min_length": request.app_settings.password_min_length}
+
+
+@view_config(context=Account, name="email", permission=EDIT, request_method=("GET", "POST"),
+             renderer="account/email.jinja2")
+def change_email(context: Account, request: Request) -> dict | Response:
+    user = _user(request)
+    form = EmailChangeForm(request.POST)
+    error = None
+    if request.method == "POST" and form.validate():
+        try:
+            new_email = accounts.request_email_change(
+                request.dbsession, request.postman, request.registry["nsupdate.tokens"],
+                request.app_settings, user, form.email.data, form.password.data)
+        except InvalidValue as exc:
+            error = exc.args[0]
+        else:
+            flash(request, _("We sent a link to ${email}. Your address changes when you follow it.",
+                             mapping={"email": new_email}))
+            return _back(request, context)
+    return {"form": form, "error": error, "current": user.email}
+
+
+@view_config(context=Account, name="confirm-email", permission=EDIT,
+             request_method=("GET", "POST"), renderer="account/confirm_email.jinja2")
+def confirm_email(context: Account, request: Request) -> dict | Response:
+    """GET asks, POST changes: a link that a mail scanner fetches changes nothing."""
+    token = request.subpath[0] if len(request.subpath) == 1 else ""
+    signer = request.registry["nsupdate.tokens"]
+    user_id = request.identity.user_id
+    try:
+        if request.method == "POST":
+            email = accounts.confirm_email_change(request.dbsession, signer, token, user_id)
+            flash(request, _("Your email address is now ${email}.", mapping={"email": email}),
+                  "success")
+            return _back(request, context)
+        _user_row, email = accounts.email_change(request.dbsession, signer, token, user_id)
+    except BadToken:
+        request.response.status = 400
+        return {"error": request.localizer.translate(_(
+            "This link is invalid: it was already used, has expired, belongs to another "
+            "account, or was not copied whole.")), "email": None}
+    return {"error": None, "email": email}
+
+
+@view_config(context=Account, name="delete", permission=Permission.DELETE.value,
+             request_method=("GET", "POST"), renderer="account/delete.jinja2")
+def delete_account(context: Account, request: Request) -> dict | Response:
+    user = _user(request)
+    form = DeleteAccountForm(request.POST)
+    error = None
+    if request.method == "POST" and form.validate():
+        backends = request.registry["nsupdate.dns_backends"]
+        try:
+            report = accounts.delete_account(request.dbsession, user, form.password.data, backends,
+                                             request.app_settings.default_ttl)
+        except InvalidValue as exc:
+            error = exc.args[0]
+        else:
+            headers = forget(request)
+            request.session.invalidate()
+            _say_what_was_done(request, report)
+            return HTTPSeeOther(location=request.resource_url(request.root), headers=headers)
+    return {"form": form, "error": error,
+            "hosts": [host.fqdn for host in hosts_for_user(request.dbsession, user.id)],
+            "domains": [domain.name for domain in domains_for_user(request.dbsession, user.id)[0]]}
+
+
+def _say_what_was_done(request: Request, report: accounts.DeletionReport) -> None:
+    """Flash the report; the DNS records go after commit, and their outcome is added then (the
+    session cookie is written after the transaction has ended)."""
+    flash(request, _("The account ${name} is deleted.", mapping={"name": report.username}), "success")
+    if report.hosts:
+        flash(request, _("Deleted hosts: ${hosts}.", mapping={"hosts": ", ".join(report.hosts)}))
+    if report.domains_deleted:
+        flash(request, _("Deleted domains: ${domains}.",
+                         mapping={"domains": ", ".join(report.domains_deleted)}))
+    for domain, heir in report.domains_kept:
+        flash(request, _("The domain ${domain} was kept because other users have hosts in it; "
+                         "it now belongs to ${owner}.", mapping={"domain": domain, "owner": heir}))
+    backends = request.registry["nsupdate.dns_backends"]
+
+    def after_commit(committed: bool) -> None:
+        if not committed or not report.dns:
+            return
+        failures = accounts.remove_records(report, backends)
+        removed = sum(len(cleanup.fqdns) for cleanup in report.dns) - len(failures)
+        if removed:
+            flash(request, _("Removed the DNS records of ${count} names.",
+                             mapping={"count": removed}))
+        for fqdn, reason in failures:
+            flash(request, _("The DNS records of ${name} could not be removed (${reason}); "
+                             "ask the administrator to remove them.",
+                             mapping={"name": fqdn, "reason": request.localizer.translate(reason)}),
+                  "warning")
+
+    request.tm.get().addAfterCommitHook(after_commit)
