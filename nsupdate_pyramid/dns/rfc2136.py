@@ -30,6 +30,7 @@ import dns.flags
 import dns.inet
 import dns.message
 import dns.name
+import dns.opcode
 import dns.query
 import dns.rcode
 import dns.rdata
@@ -44,6 +45,7 @@ import dns.update
 from zope.interface import implementer
 
 from ..interfaces import IDNSBackend
+from . import updatewire
 from .errors import (
     DNSBackendError,
     DNSBadKey,
@@ -117,6 +119,13 @@ class _Target:
     keyring: dict[dns.name.Name, dns.tsig.Key] | None
     keyname: dns.name.Name | None
     label: str  # the zone as people wrote it, for messages
+
+    @functools.cached_property
+    def signing_key(self) -> updatewire.SigningKey | None:
+        """The key for the fast wire path; None for algorithms only dnspython computes."""
+        if self.keyring is None or self.keyname is None:
+            return None
+        return updatewire.SigningKey.from_dnspython(self.keyring[self.keyname])
 
     @property
     def signed(self) -> bool:
@@ -337,6 +346,11 @@ class RFC2136Backend:
     def _send_update(self, zone: ZoneInfo, target: _Target, changes: list[_Change],
                      what: str) -> None:
         server = zone.nameserver.strip()
+        rcode = self._send_update_fast(zone, target, changes, what)
+        if rcode is not None:
+            if rcode != dns.rcode.NOERROR:
+                raise _rcode_error(rcode, target, server, zone.port, what, update=True)
+            return
         message = dns.update.UpdateMessage(target.zone, keyring=target.keyring, keyname=target.keyname)
         for change in changes:
             change.add_to(message)
@@ -347,6 +361,61 @@ class RFC2136Backend:
         rcode = response.rcode()
         if rcode != dns.rcode.NOERROR:
             raise _rcode_error(rcode, target, server, zone.port, what, update=True)
+
+    def _send_update_fast(self, zone: ZoneInfo, target: _Target, changes: list[_Change],
+                          what: str) -> int | None:
+        """The UPDATE over UDP in hand-made wire format (see updatewire); the answer's RCODE.
+
+        None when this path does not apply (TCP wanted, a large message, a key algorithm
+        only dnspython computes, a truncated answer): then dnspython sends it as before.
+        """
+        if self.tcp == "always" or (target.signed and target.signing_key is None):
+            return None
+        request = updatewire.render(target.zone, (
+            updatewire.RRsetChange(change.owner.derelativize(target.zone).to_wire(), change.rdtype,
+                                   change.ttl, tuple(r.to_digestable() for r in change.rdatas or ()))
+            for change in changes), target.signing_key)
+        if len(request.wire) > MAX_UDP_REQUEST:
+            return None
+        server = zone.nameserver.strip()
+        where = _where(server, zone.port)
+        deadline = min(change.deadline for change in changes)
+
+        def exchange() -> bytes:
+            with socket.socket(dns.inet.af_for_address(server), socket.SOCK_DGRAM) as sock:
+                # Connected: "port unreachable" is reported at once, other senders are dropped.
+                sock.connect((server, zone.port))
+                sock.send(request.wire)
+                while True:
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        raise dns.exception.Timeout
+                    sock.settimeout(left)
+                    try:
+                        wire = sock.recv(65535)
+                    except TimeoutError:
+                        raise dns.exception.Timeout from None
+                    if wire[:2] == request.wire[:2]:  # a late answer to an earlier try: ignore
+                        return wire
+
+        try:
+            wire = _guarded(exchange, target, where, what, self.timeout)
+        except DNSNetworkError:
+            return None  # e.g. UDP refused: the usual path tries TCP too
+        rcode = updatewire.quick_rcode(request, wire)
+        if rcode is not None:
+            return rcode
+        # Anything but a plain signed answer: let dnspython read it, for its precise errors.
+        response = _guarded(lambda: dns.message.from_wire(
+            wire, keyring=target.keyring, request_mac=request.mac or b""), target, where, what,
+            self.timeout)
+        if response.flags & dns.flags.TC:
+            return None
+        if response.opcode() != dns.opcode.UPDATE or not response.flags & dns.flags.QR or (
+                response.zone and response.zone[0].name != target.zone):
+            raise DNSServFail(f"zone {target.label}: {what}: {where} sent an answer that does not "
+                              f"match the request")
+        return response.rcode()
 
     def _exchange(self, zone: ZoneInfo, target: _Target, message: dns.message.Message,
                   servers: list[str], what: str, *, deadline: float | None = None,
@@ -390,31 +459,7 @@ class RFC2136Backend:
             return left
 
         def guarded(send: Callable[[], dns.message.Message]) -> dns.message.Message:
-            try:
-                return send()
-            except dns.exception.Timeout:
-                raise DNSTimeout(f"zone {target.label}: {what}: no answer from {where}, "
-                                 f"timed out after {self.timeout:g} s") from None
-            except dns.message.Truncated:
-                raise
-            except (OSError, EOFError, dns.query.UnexpectedSource) as exc:
-                raise DNSNetworkError(
-                    f"zone {target.label}: {what}: cannot reach {where} ({_reason(exc)})") from None
-            except _TSIG_ERRORS as exc:
-                raise _bad_key(target, where, what, _tsig_error_name(exc)) from None
-            except dns.query.BadResponse:
-                raise DNSServFail(f"zone {target.label}: {what}: {where} sent an answer that does not "
-                                  f"match the request") from None
-            except dns.exception.FormError as exc:
-                if target.signed:
-                    # PowerDNS rejects a bad key with a plain REFUSED that carries no TSIG at all.
-                    raise _bad_key(target, where, what, "the answer carries no TSIG signature") from None
-                raise DNSServFail(
-                    f"zone {target.label}: {what}: malformed answer from {where} ({exc})") from None
-            except NotImplementedError as exc:  # an algorithm dnspython cannot compute
-                raise DNSConfigError(f"zone {target.label}: {exc}") from None
-            except dns.exception.DNSException as exc:
-                raise DNSServFail(f"zone {target.label}: {what}: {where} failed ({exc})") from None
+            return _guarded(send, target, where, what, self.timeout)
 
         def over_tcp() -> dns.message.Message:
             return guarded(lambda: dns.query.tcp(message, server, timeout=remaining(), port=port))
@@ -493,6 +538,35 @@ def _keyring(zone: ZoneInfo, label: str) -> tuple[dict[dns.name.Name, dns.tsig.K
             f"zone {label}: TSIG key name {key_name!r} is not a valid DNS name ({exc})") from None
     (keyname,) = keyring
     return keyring, keyname
+
+
+def _guarded(send: Callable[[], Any], target: _Target, where: str, what: str, timeout: float) -> Any:
+    """Run one exchange with a server; every way it can fail becomes a typed backend error."""
+    try:
+        return send()
+    except dns.exception.Timeout:
+        raise DNSTimeout(f"zone {target.label}: {what}: no answer from {where}, "
+                         f"timed out after {timeout:g} s") from None
+    except dns.message.Truncated:
+        raise
+    except (OSError, EOFError, dns.query.UnexpectedSource) as exc:
+        raise DNSNetworkError(
+            f"zone {target.label}: {what}: cannot reach {where} ({_reason(exc)})") from None
+    except _TSIG_ERRORS as exc:
+        raise _bad_key(target, where, what, _tsig_error_name(exc)) from None
+    except dns.query.BadResponse:
+        raise DNSServFail(f"zone {target.label}: {what}: {where} sent an answer that does not "
+                          f"match the request") from None
+    except dns.exception.FormError as exc:
+        if target.signed:
+            # PowerDNS rejects a bad key with a plain REFUSED that carries no TSIG at all.
+            raise _bad_key(target, where, what, "the answer carries no TSIG signature") from None
+        raise DNSServFail(
+            f"zone {target.label}: {what}: malformed answer from {where} ({exc})") from None
+    except NotImplementedError as exc:  # an algorithm dnspython cannot compute
+        raise DNSConfigError(f"zone {target.label}: {exc}") from None
+    except dns.exception.DNSException as exc:
+        raise DNSServFail(f"zone {target.label}: {what}: {where} failed ({exc})") from None
 
 
 def _rdtype(rdtype: str) -> dns.rdatatype.RdataType:
