@@ -15,6 +15,7 @@ from nsupdate_pyramid.dns.errors import DNSNotZone
 from nsupdate_pyramid.dns.zone import ZoneInfo
 from nsupdate_pyramid.interfaces import IDNSBackend, IZoneKeeper
 from nsupdate_pyramid.models import Domain, Record, Zone
+from nsupdate_pyramid.models.zone import RecordDeletion
 from nsupdate_pyramid.services import domains as domain_service
 
 ZONE = ZoneInfo(name="dyn.example.org")
@@ -160,3 +161,48 @@ def test_registered_backend_uses_the_app_database(settings: dict[str, str], dben
     assert isinstance(backend, BuiltinBackend)
     assert backend.nameservers == ("ns.example.net.",)
     assert backend.check(ZoneInfo(name="unknown.example")).ok is False
+
+
+def record_serials(dbsession: Session, name: str) -> list[tuple[str, int]]:
+    dbsession.expire_all()
+    return [tuple(row) for row in dbsession.execute(
+        select(Record.rtype, Record.serial).join(Zone)
+        .where(Zone.name == ZONE.name, Record.name == name).order_by(Record.rtype, Record.data))]
+
+
+def deletions(dbsession: Session) -> list[tuple[str, str, int]]:
+    return [tuple(row) for row in dbsession.execute(
+        select(RecordDeletion.name, RecordDeletion.rtype, RecordDeletion.serial).join(
+            Zone, Zone.id == RecordDeletion.zone_id)
+        .where(Zone.name == ZONE.name).order_by(RecordDeletion.serial))]
+
+
+def test_every_change_is_stamped_with_its_serial(zone: ZoneInfo, backend: BuiltinBackend,
+                                                 dbsession: Session) -> None:
+    """What the nameserver's incremental refresh reads: rows by serial, and removed RRsets."""
+    assert record_serials(dbsession, "@") == [("NS", 1), ("NS", 1)]
+    backend.update(zone, "home", "A", ["192.0.2.1"])  # insert
+    backend.update(zone, "home", "AAAA", ["2001:db8::1"])
+    assert record_serials(dbsession, "home") == [("A", 2), ("AAAA", 3)]
+    backend.update(zone, "home", "A", ["192.0.2.2"])  # the one-row fast path
+    backend.update(zone, "home", "AAAA", ["2001:db8::1", "2001:db8::2"])  # replaced
+    assert record_serials(dbsession, "home") == [("A", 4), ("AAAA", 5), ("AAAA", 5)]
+    assert backend.set_lan(zone, "home", "A", "192.168.0.2")
+    assert record_serials(dbsession, "home")[0] == ("A", 6)
+    assert deletions(dbsession) == []  # replacing is not removing
+    backend.delete(zone, "home", "AAAA")
+    backend.delete(zone, "home", "AAAA")  # nothing there: no serial, no log
+    backend.update(zone, "home", "TXT", [])  # nothing there either
+    assert deletions(dbsession) == [("home", "AAAA", 7)]
+    assert serial(dbsession) == 7
+
+
+def test_old_deletions_are_pruned(zone: ZoneInfo, backend: BuiltinBackend, dbsession: Session) -> None:
+    backend.prune_every, backend.keep_deletions = 4, 3
+    for index in range(4):  # serials 2..9: an update and a delete each
+        backend.update(zone, f"h{index}", "A", ["192.0.2.1"])
+        backend.delete(zone, f"h{index}", "A")
+    # At serial 8 the deletions up to 5 went: h0 (3) and h1 (5); h2 (7) and h3 (9) stay.
+    assert deletions(dbsession) == [("h2", "A", 7), ("h3", "A", 9)]
+    dbsession.expire_all()
+    assert dbsession.execute(select(Zone.pruned_serial).where(Zone.name == ZONE.name)).scalar_one() == 5

@@ -6,7 +6,12 @@ Why it looks the way it does:
 - It is on the ``/nic/update`` hot path, so a change is a couple of indexed Core statements
   in one short transaction of its own (no ORM objects): bump the zone's serial (which also
   takes the zone's row lock first, so concurrent changes of one zone queue instead of
-  deadlocking), then replace the rows. The nameserver notices the new serial and reloads.
+  deadlocking), then replace the rows. The nameserver notices the new serial and fetches
+  what changed since the serial it holds: every row written carries the new serial, and an
+  RRset removed leaves a row in ``record_deletions`` (one insert, only on deletes). Old
+  deletions are pruned every ``prune_every`` serials, in the same transaction, keeping the
+  last ``keep_deletions`` serials' worth; ``zones.pruned_serial`` tells a nameserver whose
+  copy is older than that to reload the zone whole.
 - The update API calls backends outside its own write transaction, so the backend opens its
   own, from the app's session factory, read from the registry at each call (tests swap the
   factory per test, and then these writes become savepoints of the test's transaction).
@@ -32,6 +37,7 @@ from zope.interface import implementer
 from ..interfaces import IDNSBackend, IZoneKeeper
 from ..models import Domain, Record, Zone, utcnow
 from ..models.meta import SQLITE_BEGIN
+from ..models.zone import RecordDeletion
 from .errors import DNSBackendError, DNSConfigError, DNSNotZone, DNSServFail
 from .zone import CheckResult, ZoneInfo
 
@@ -40,11 +46,17 @@ log = logging.getLogger(__name__)
 ZONES = Zone.__table__
 RECORDS = Record.__table__
 DOMAINS = Domain.__table__
+DELETIONS = RecordDeletion.__table__
 #: What the update API publishes; NS rows are written when the zone is created.
 RDTYPES = ("A", "AAAA", "TXT")
 MAX_DATA = 1024  # records.data / lan_data column size
 APEX = "@"
 DEFAULT_NAMESERVERS = ("localhost.",)
+#: Prune the deletion log when the serial is a multiple of this (amortised: one range delete).
+PRUNE_EVERY = 1000
+#: Deletions kept, in serials: a nameserver polling every second lags a few serials at most;
+#: one that fell further behind (stopped for a long while) reloads the zone whole.
+KEEP_DELETIONS = 10_000
 
 
 def relative_name(name: str, zone: str) -> str:
@@ -95,6 +107,9 @@ def canonical_value(rtype: str, value: str) -> str:
 class BuiltinBackend:
     """Publishes into the database the built-in nameserver serves from."""
 
+    prune_every = PRUNE_EVERY
+    keep_deletions = KEEP_DELETIONS
+
     def __init__(self, name: str, *,
                  session_factory: sessionmaker[Session] | None = None,
                  nameservers: Sequence[str] = DEFAULT_NAMESERVERS) -> None:
@@ -126,8 +141,8 @@ class BuiltinBackend:
             insert(ZONES).values(domain_id=domain_id, name=zone_name.lower().rstrip("."), serial=1,
                                  updated=utcnow()).returning(ZONES.c.id)).scalar_one()
         dbsession.execute(insert(RECORDS), [
-            {"zone_id": zone_id, "name": APEX, "rtype": "NS", "ttl": None, "data": ns, "lan_data": ""}
-            for ns in self.nameservers])
+            {"zone_id": zone_id, "name": APEX, "rtype": "NS", "ttl": None, "data": ns, "lan_data": "",
+             "serial": 1} for ns in self.nameservers])
 
     # -- IDNSBackend --------------------------------------------------------------------------
 
@@ -143,11 +158,11 @@ class BuiltinBackend:
         where = (RECORDS.c.name == owner, RECORDS.c.rtype == rtype)
 
         def work(session: Session) -> bool:
-            zone_id = self._bump(session, zone)
+            zone_id, serial = self._bump(session, zone)
             rows = (RECORDS.c.zone_id == zone_id, *where)
             if len(datas) == 1:  # the common case: one address, one row to overwrite
-                changed = session.execute(
-                    update(RECORDS).where(*rows).values(data=datas[0], ttl=ttl)).rowcount
+                changed = session.execute(update(RECORDS).where(*rows).values(
+                    data=datas[0], ttl=ttl, serial=serial)).rowcount
                 if changed == 1:
                     return True
             lan = ""
@@ -155,10 +170,11 @@ class BuiltinBackend:
                 lan = session.execute(
                     select(RECORDS.c.lan_data).where(*rows, RECORDS.c.lan_data != "").limit(1)
                 ).scalar() or ""
+            # Replaced, not removed: the new rows carry the serial, no deletion to log.
             session.execute(delete(RECORDS).where(*rows))
             session.execute(insert(RECORDS), [
                 {"zone_id": zone_id, "name": owner, "rtype": rtype, "ttl": ttl, "data": data,
-                 "lan_data": lan} for data in datas])
+                 "lan_data": lan, "serial": serial} for data in datas])
             return True
 
         self._transaction(zone, f"update of {owner} {rtype}", work)
@@ -169,9 +185,12 @@ class BuiltinBackend:
         owner = relative_name(name, zone.name)
 
         def work(session: Session) -> bool:
-            zone_id = self._bump(session, zone)
+            zone_id, serial = self._bump(session, zone)
             removed = session.execute(delete(RECORDS).where(
                 RECORDS.c.zone_id == zone_id, RECORDS.c.name == owner, RECORDS.c.rtype == rtype)).rowcount
+            if removed:
+                session.execute(insert(DELETIONS).values(zone_id=zone_id, name=owner, rtype=rtype,
+                                                         serial=serial))
             return removed > 0
 
         self._transaction(zone, f"delete of {owner} {rtype}", work)
@@ -190,10 +209,10 @@ class BuiltinBackend:
         lan = canonical_value(rtype, value) if value.strip() else ""
 
         def work(session: Session) -> bool:
-            zone_id = self._bump(session, zone)
+            zone_id, serial = self._bump(session, zone)
             changed = session.execute(update(RECORDS).where(
                 RECORDS.c.zone_id == zone_id, RECORDS.c.name == owner, RECORDS.c.rtype == rtype,
-                RECORDS.c.lan_data != lan).values(lan_data=lan)).rowcount
+                RECORDS.c.lan_data != lan).values(lan_data=lan, serial=serial)).rowcount
             return changed > 0
 
         if self._transaction(zone, f"LAN value of {owner} {rtype}", work):
@@ -225,24 +244,36 @@ class BuiltinBackend:
 
     # -- internals ----------------------------------------------------------------------------
 
-    def _bump(self, session: Session, zone: ZoneInfo) -> int:
-        """Increment the serial (taking the zone's row lock) and return the zone's id.
+    def _bump(self, session: Session, zone: ZoneInfo) -> tuple[int, int]:
+        """Increment the serial (taking the zone's row lock); return the zone's id and new serial.
 
         A zone missing for a domain that exists (created before it used this backend) is
-        added on the way; a name with no domain at all is an error.
+        added on the way; a name with no domain at all is an error. Every ``prune_every``
+        serials the old deletions go (rolled back with the rest when nothing changed).
         """
         key = _zone_key(zone)
         statement = (update(ZONES).where(ZONES.c.name == key)
-                     .values(serial=ZONES.c.serial + 1, updated=utcnow()).returning(ZONES.c.id))
-        zone_id = session.execute(statement).scalar()
-        if zone_id is not None:
-            return zone_id
-        domain_id = session.execute(select(DOMAINS.c.id).where(DOMAINS.c.name == key)).scalar()
-        if domain_id is None:
-            raise DNSNotZone(f"zone {zone.name}: no such domain for the built-in nameserver")
-        log.info("zone %s: added to the built-in nameserver on first use", key)
-        self.create_zone(session, domain_id, key)
-        return session.execute(statement).scalar_one()
+                     .values(serial=ZONES.c.serial + 1, updated=utcnow())
+                     .returning(ZONES.c.id, ZONES.c.serial))
+        row = session.execute(statement).first()
+        if row is None:
+            domain_id = session.execute(select(DOMAINS.c.id).where(DOMAINS.c.name == key)).scalar()
+            if domain_id is None:
+                raise DNSNotZone(f"zone {zone.name}: no such domain for the built-in nameserver")
+            log.info("zone %s: added to the built-in nameserver on first use", key)
+            self.create_zone(session, domain_id, key)
+            row = session.execute(statement).one()
+        zone_id, serial = row
+        if serial % self.prune_every == 0 and serial > self.keep_deletions:
+            self._prune(session, zone_id, serial - self.keep_deletions)
+        return zone_id, serial
+
+    @staticmethod
+    def _prune(session: Session, zone_id: int, upto: int) -> None:
+        """Forget the deletions at or below ``upto``, and say so on the zone."""
+        session.execute(delete(DELETIONS).where(DELETIONS.c.zone_id == zone_id,
+                                                DELETIONS.c.serial <= upto))
+        session.execute(update(ZONES).where(ZONES.c.id == zone_id).values(pruned_serial=upto))
 
     def _transaction(self, zone: ZoneInfo, what: str, work: Callable[[Session], bool]) -> bool:
         """Run ``work``; commit when it says something changed, else roll back (no serial bump)."""
