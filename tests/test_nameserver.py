@@ -4,6 +4,7 @@ changes from the web process within a second, database outages, BIND as a real s
 receiving our NOTIFY, the console script and the embedded mode."""
 from __future__ import annotations
 
+import asyncio
 import base64
 import os
 import random
@@ -12,6 +13,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import dns.edns
@@ -28,17 +31,24 @@ import dns.xfr
 import dns.zone
 import pytest
 import webtest
-from sqlalchemy import select
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session, sessionmaker
 
 from nsupdate_pyramid import main
 from nsupdate_pyramid.dns.builtin import BuiltinBackend
 from nsupdate_pyramid.dns.zone import ZoneInfo
-from nsupdate_pyramid.models import Zone, get_engine, get_session_factory
+from nsupdate_pyramid.models import User, Zone, get_engine, get_session_factory
+from nsupdate_pyramid.nameserver import refresher as refresher_module
+from nsupdate_pyramid.nameserver.config import ServerConfig
 from nsupdate_pyramid.nameserver.fastpath import AnswerCache, question_key
 from nsupdate_pyramid.nameserver.listeners import QueryHandler
+from nsupdate_pyramid.nameserver.refresher import Refresher
+from nsupdate_pyramid.nameserver.source import ZoneSource
+from nsupdate_pyramid.nameserver.zonedata import Snapshot, ZoneData
 from nsupdate_pyramid.services import domains as domain_service
 from nsupdate_pyramid.services import hosts as host_service
 from nsupdate_pyramid.services import users as user_service
+from nsupdate_pyramid.settings import parse_settings
 from tests.fixtures.bind import NAMED
 from tests.fixtures.nameserver import (
     OWNER,
@@ -570,3 +580,256 @@ def test_only_ordinary_queries_take_the_fast_path() -> None:
                plain[:2] + bytes([plain[2] | 0x80]) + plain[3:]]  # a response
     for data in unusual:
         assert question_key(data, False) is None, data
+
+
+# -- incremental refreshes ------------------------------------------------------------------------
+
+
+def _same_as_a_full_load(zone: ZoneData, source: ZoneSource, zone_id: int, config: ServerConfig) -> None:
+    """The patched copy holds exactly what loading the zone afresh gives."""
+    fresh = source.load(zone.origin.to_text(omit_final_dot=True), zone_id, config)
+    assert fresh is not None
+    assert zone.serial == fresh.serial
+    assert zone.nodes == fresh.nodes
+    assert zone.lan == fresh.lan
+    assert zone.below == fresh.below and zone.ents == fresh.ents
+    assert zone.wildcards == fresh.wildcards
+    assert (zone.soa, zone.negative_soa) == (fresh.soa, fresh.negative_soa)
+
+
+@dataclass
+class RefresherLab:
+    """A Refresher alone (no sockets), driven one poll at a time, over a database of its own."""
+
+    factory: sessionmaker[Session]
+    backend: BuiltinBackend
+    source: ZoneSource
+    config: ServerConfig
+    refresher: Refresher
+    owner_id: int
+    published: list[Snapshot]
+    forgotten: list[tuple[bytes, set[bytes], bool]]
+
+    def refresh(self) -> None:
+        assert asyncio.run(self.refresher.refresh())
+
+    def zone(self, name: str = "inc.test") -> ZoneData:
+        return self.refresher.snapshot.zones[dns.name.from_text(name)]
+
+    def zone_id(self, name: str = "inc.test") -> int:
+        with self.factory() as session:
+            return session.execute(select(Zone.id).where(Zone.name == name)).scalar_one()
+
+    def check(self, name: str = "inc.test") -> None:
+        _same_as_a_full_load(self.zone(name), self.source, self.zone_id(name), self.config)
+
+    def sql(self, statement: str, **params: object) -> None:
+        with self.factory() as session:
+            session.execute(text(statement), params)
+            session.commit()
+
+    def add_domain(self, name: str) -> None:
+        with self.factory() as session:
+            owner = session.get(User, self.owner_id)
+            domain_service.create_domain(session, name, owner, backend="builtin", dns_backend=self.backend)
+            session.commit()
+
+
+@pytest.fixture
+def refresher_lab(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[RefresherLab]:
+    url = fresh_database(db_url, tmp_path, "nsu_ns_inc_" + os.urandom(4).hex())
+    settings = nameserver_settings(url, free_port())
+    engine = get_engine(settings)
+    factory = get_session_factory(engine)
+    backend = BuiltinBackend("builtin", session_factory=factory, nameservers=("ns1.inc.test.",))
+    with factory() as session:
+        owner = user_service.create_user(session, "inc", "inc@example.org", "x" * 12)
+        session.commit()
+        owner_id = owner.id
+    config = ServerConfig.from_settings(parse_settings(settings))
+    source = ZoneSource.from_engine(engine)
+    published: list[Snapshot] = []
+    forgotten: list[tuple[bytes, set[bytes], bool]] = []
+    refresher = Refresher(source, config, published.append, lambda zone: None,
+                          lambda zone, keys, everything: forgotten.append(
+                              (zone.origin_wire, set(keys), everything)))
+    lab = RefresherLab(factory, backend, source, config, refresher, owner_id, published, forgotten)
+    lab.add_domain("inc.test")
+    try:
+        yield lab
+    finally:
+        refresher.close()
+        engine.dispose()
+
+
+INC = ZoneInfo(name="inc.test")
+
+
+def test_changes_are_patched_in_and_equal_a_full_load(refresher_lab: RefresherLab) -> None:
+    lab, backend = refresher_lab, refresher_lab.backend
+    lab.refresh()
+    assert lab.refresher.loads == 1
+    zone = lab.zone()
+    steps = [
+        lambda: backend.update(INC, "home", "A", ["192.0.2.1"]),  # a new name
+        lambda: backend.update(INC, "home", "A", ["192.0.2.2"]),  # a new address
+        lambda: backend.update(INC, "home", "AAAA", ["2001:db8::1", "2001:db8::2"]),  # a second type
+        lambda: backend.update(INC, "home", "A", ["192.0.2.3", "192.0.2.4"]),  # replaced by two
+        lambda: backend.set_lan(INC, "home", "A", "192.168.1.3"),  # LAN value set
+        lambda: backend.set_lan(INC, "home", "A", "192.168.1.4"),  # ... changed
+        lambda: backend.update(INC, "home", "TXT", ['a "quoted" text']),
+        lambda: backend.update(INC, "x.deep.sub", "A", ["192.0.2.9"]),  # empty non-terminals
+        lambda: backend.delete(INC, "home", "AAAA"),  # one type removed
+        lambda: backend.set_lan(INC, "home", "A", ""),  # LAN value cleared
+        lambda: backend.delete(INC, "x.deep.sub", "A"),  # the name and its ENTs gone
+        lambda: backend.delete(INC, "home", "TXT"),
+        lambda: backend.delete(INC, "home", "A"),  # nothing left of home
+    ]
+    for number, step in enumerate(steps):
+        before = lab.zone().serial
+        step()
+        lab.refresh()
+        assert lab.zone() is zone, number  # patched in place, not rebuilt
+        assert lab.zone().serial > before, number
+        lab.check()
+        if number == 7:
+            assert zone.ents == {b"\x04deep\x03sub", b"\x03sub"}
+    assert lab.refresher.loads == 1 and lab.refresher.patches == len(steps)
+    assert lab.published == lab.published[:1]  # one snapshot: the first load
+    assert b"\x04home" not in zone.nodes and not zone.ents and not zone.lan
+    origin = zone.origin_wire
+    assert [keys for _, keys, _ in lab.forgotten] == [
+        {b"\x04home"}] * 7 + [{b"\x01x\x04deep\x03sub"}] + [{b"\x04home"}] * 2 + [
+        {b"\x01x\x04deep\x03sub"}] + [{b"\x04home"}] * 2
+    assert all(wire == origin and not everything for wire, _, everything in lab.forgotten)
+
+
+def test_a_wildcard_appearing_forgets_every_kept_answer(refresher_lab: RefresherLab) -> None:
+    lab = refresher_lab
+    lab.refresh()
+    lab.backend.update(INC, "*.pool", "A", ["192.0.2.50"])
+    lab.refresh()
+    lab.check()
+    assert lab.zone().has_wildcards and lab.forgotten[-1][2] is True
+    lab.backend.update(INC, "*.pool", "A", ["192.0.2.51"])  # a new value only: no name came or went
+    lab.refresh()
+    assert lab.forgotten[-1][2] is False
+    lab.backend.delete(INC, "*.pool", "A")
+    lab.refresh()
+    lab.check()
+    assert not lab.zone().has_wildcards and lab.forgotten[-1][2] is True
+    assert lab.refresher.loads == 1
+
+
+def test_unknown_gaps_reload_the_zone_whole(refresher_lab: RefresherLab,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    lab, backend = refresher_lab, refresher_lab.backend
+    backend.update(INC, "keep", "A", ["192.0.2.1"])
+    lab.refresh()
+    assert lab.refresher.loads == 1
+    # The serial went backwards (restored from a backup, edited by hand).
+    backend.update(INC, "back", "A", ["192.0.2.2"])
+    lab.sql("UPDATE zones SET serial = serial - 5 WHERE name = 'inc.test'")
+    lab.refresh()
+    assert lab.refresher.loads == 2
+    lab.check()
+    # Deletions pruned past our serial: the removed name must not survive in our copy.
+    backend.prune_every, backend.keep_deletions = 2, 1
+    first = lab.zone()
+    backend.delete(INC, "keep", "A")
+    for index in range(3):
+        backend.update(INC, f"more{index}", "A", ["192.0.2.3"])
+    lab.refresh()
+    assert lab.refresher.loads == 3 and lab.zone() is not first
+    assert b"\x04keep" not in lab.zone().nodes
+    lab.check()
+    # More names changed than a patch is worth.
+    monkeypatch.setattr(refresher_module, "PATCH_MIN", 2)
+    backend.prune_every, backend.keep_deletions = 1000, 10_000
+    for index in range(3):
+        backend.update(INC, f"bulk{index}", "A", ["192.0.2.4"])
+    lab.refresh()
+    assert lab.refresher.loads == 4
+    lab.check()
+    # A zone added: loaded; the same name removed and created again (a new id): loaded whole.
+    lab.add_domain("other.test")
+    lab.refresh()
+    assert lab.refresher.loads == 5 and dns.name.from_text("other.test") in lab.refresher.snapshot.zones
+    backend.update(ZoneInfo(name="other.test"), "h", "A", ["192.0.2.5"])
+    lab.sql("DELETE FROM domains WHERE name = 'other.test'")
+    lab.refresh()
+    assert dns.name.from_text("other.test") not in lab.refresher.snapshot.zones
+    lab.add_domain("other.test")
+    lab.refresh()
+    assert lab.refresher.loads == 6
+    assert lab.zone("other.test").nodes.keys() == {b""}  # h went with the old zone
+    lab.check("other.test")
+    lab.sql("DELETE FROM domains WHERE name = 'other.test'")
+    lab.add_domain("other.test")
+    backend.update(ZoneInfo(name="other.test"), "h2", "A", ["192.0.2.6"])  # serial above ours
+    lab.refresh()
+    assert lab.refresher.loads == 7
+    lab.check("other.test")
+    patches = lab.refresher.patches
+    backend.update(INC, "again", "A", ["192.0.2.7"])
+    lab.refresh()
+    assert lab.refresher.patches == patches + 1
+    lab.check()
+
+
+def test_the_kept_answers_of_unchanged_names_survive_a_patch() -> None:
+    cache = AnswerCache()
+    origin = dns.name.from_text("dyn.test").to_wire()
+    kept = {}
+    for name, soa in (("a", False), ("b", False), ("nx", True), ("c.other", False)):
+        query = _wire(f"{name}.dyn.test" if name != "c.other" else "c.other.test")
+        key, end = question_key(query, False)
+        cache.keep(key, end, query, soa)  # the query stands in for its answer
+        kept[name] = key
+    tcp_key, end = question_key(_wire("a.dyn.test"), True)
+    cache.keep(tcp_key, end, _wire("a.dyn.test"))
+    cache.forget(origin, [b"\x01a"])
+    assert set(cache.answers) == {kept["b"], kept["c.other"]}  # "a" changed, "nx" carried the SOA
+    assert set(cache.by_name) == {b"\x01b" + origin, dns.name.from_text("c.other.test").to_wire()}
+    assert not cache.with_soa
+    cache.forget(origin, [], everything=True)
+    assert not cache.answers and not cache.by_name
+
+
+def test_a_busy_zone_is_patched_and_its_hot_answers_stay_kept(ns_lab: NameserverLab) -> None:
+    """Update, replace, delete, LAN value and TXT through the running server: each served
+    within a second, without a whole reload, and the copy then equals a full load."""
+    backend, zone = ns_lab.backend, ns_lab.zone
+    backend.update(zone, "steady", "A", ["192.0.2.80"])
+    ns_lab.wait_for(lambda: ns_lab.values(fqdn("steady")) == ["192.0.2.80"])
+    refresher = ns_lab.server.server.refresher
+    loads, patches = refresher.loads, refresher.patches
+    cache = ns_lab.server.server.handler.cache
+    steady = next(key for key in cache.answers if key.startswith(b"\x06steady"))
+    checks = [
+        (lambda: backend.update(zone, "busy", "A", ["192.0.2.81"]),
+         lambda: ns_lab.values(fqdn("busy")) == ["192.0.2.81"]),
+        (lambda: backend.update(zone, "busy", "A", ["192.0.2.82", "192.0.2.83"]),
+         lambda: ns_lab.values(fqdn("busy")) == ["192.0.2.82", "192.0.2.83"]),
+        (lambda: backend.update(zone, "busy", "A", ["127.0.0.2"]),
+         lambda: ns_lab.values(fqdn("busy")) == ["127.0.0.2"]),
+        (lambda: backend.set_lan(zone, "busy", "A", "192.168.1.80"),
+         lambda: ns_lab.values(fqdn("busy"), source="127.0.0.2") == ["192.168.1.80"]),
+        (lambda: backend.update(zone, "busy", "TXT", ["v=1 busy"]),
+         lambda: ns_lab.values(fqdn("busy"), "TXT") == ['"v=1 busy"']),
+        (lambda: backend.delete(zone, "busy", "A"),
+         lambda: ns_lab.values(fqdn("busy")) == []),
+        (lambda: backend.delete(zone, "busy", "TXT"),
+         lambda: ns_lab.query(fqdn("busy")).rcode() == dns.rcode.NXDOMAIN),
+    ]
+    for change, visible in checks:
+        change()
+        assert ns_lab.wait_for(visible) < 1.0
+    assert refresher.loads == loads and refresher.patches > patches
+    assert steady in cache.answers  # an unchanged name's kept answer outlived every patch
+    server = ns_lab.server.server
+    with ns_lab.session() as session:
+        zone_id = session.execute(select(Zone.id).where(Zone.name == ZONE)).scalar_one()
+    current = server.snapshot.zones[dns.name.from_text(ZONE)]
+    ns_lab.wait_for(lambda: current.serial == serial(ns_lab))
+    _same_as_a_full_load(current, ZoneSource.from_engine(ns_lab.engine), zone_id, server.config)

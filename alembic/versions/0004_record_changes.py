@@ -2,7 +2,8 @@
 removed RRsets are logged in ``record_deletions``, so the built-in nameserver can fetch only
 what changed since the serial it holds (two indexed range scans) instead of the whole zone.
 
-Existing rows get serial 0: any running nameserver already holds them.
+Existing rows get serial 0: any running nameserver already holds them. ``zones.generation``
+tells a zone made again under the same name from the old one (SQLite may reuse the id).
 
 Revision ID: 0004
 Revises: 0003
@@ -23,6 +24,7 @@ def upgrade() -> None:
     op.create_index("ix_records_zone_serial", "records", ["zone_id", "serial"], unique=False)
     op.add_column("zones", sa.Column("pruned_serial", sa.BigInteger(), nullable=False,
                                      server_default="0"))
+    op.add_column("zones", sa.Column("generation", sa.BigInteger(), nullable=False, server_default="0"))
     op.create_table(
         "record_deletions",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -41,6 +43,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("ix_record_deletions_zone_serial", table_name="record_deletions")
     op.drop_table("record_deletions")
+    op.execute("ALTER TABLE zones DROP COLUMN generation")
     op.execute("ALTER TABLE zones DROP COLUMN pruned_serial")
     op.drop_index("ix_records_zone_serial", table_name="records")
     op.execute("ALTER TABLE records DROP COLUMN serial")

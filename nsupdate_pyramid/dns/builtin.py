@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -139,7 +140,8 @@ class BuiltinBackend:
         """Add the zone with its NS records in the caller's transaction (domain creation)."""
         zone_id = dbsession.execute(
             insert(ZONES).values(domain_id=domain_id, name=zone_name.lower().rstrip("."), serial=1,
-                                 updated=utcnow()).returning(ZONES.c.id)).scalar_one()
+                                 generation=time.time_ns() // 1000, updated=utcnow())
+            .returning(ZONES.c.id)).scalar_one()
         dbsession.execute(insert(RECORDS), [
             {"zone_id": zone_id, "name": APEX, "rtype": "NS", "ttl": None, "data": ns, "lan_data": "",
              "serial": 1} for ns in self.nameservers])

@@ -26,6 +26,9 @@ class Zone(Base):
     # record_deletions at or below this serial have been pruned: a copy of the zone older than
     # it cannot be brought up to date from the change log and is reloaded whole.
     pruned_serial: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    # When the zone was made, in microseconds since the epoch: tells a zone deleted and made
+    # again under the same name (SQLite may even give it the same id) from the one a copy holds.
+    generation: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     updated: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     records: Mapped[list[Record]] = relationship(

@@ -15,12 +15,16 @@ The header and question are read by hand with ``struct``; anything unusual goes 
 dnspython way and is not kept: another opcode, more than one question, records in the query
 (TSIG), EDNS options other than a cookie (ECS, padding), EDNS versions other than 0, meta types
 (AXFR, IXFR), other classes, trailing bytes. Answers that depend on the client's address (names
-with a LAN value) are never kept. The cache is emptied whenever the snapshot is replaced and
-when it is full (a flood of random names cannot grow it past ``limit``).
+with a LAN value) are never kept. The cache is emptied whenever the snapshot is replaced (a
+zone loaded whole) and when it is full (a flood of random names cannot grow it past ``limit``).
+When a zone is patched in place, only the answers that may have changed are dropped: those for
+the changed names, and those carrying the zone's SOA (negative answers and the apex's SOA),
+whose serial moved; a busy zone's other 10 000 hot answers stay.
 """
 from __future__ import annotations
 
 import struct
+from collections.abc import Iterable
 
 COUNTS = struct.Struct("!HHHH")
 SHORT = struct.Struct("!H")
@@ -84,25 +88,63 @@ def patch(query: bytes, answer: bytes, end: int) -> bytes:
 
 
 class AnswerCache:
-    """Kept answers of one snapshot; a new snapshot (a zone changed) starts empty."""
+    """Kept answers of one snapshot; a new snapshot (a zone loaded whole) starts empty.
+
+    Besides the answers (read on every query) two indexes, written only when an answer is kept
+    and read only when a zone is patched: the keys by question name, and the keys of answers
+    that carry a SOA, by question name.
+    """
 
     def __init__(self, limit: int = LIMIT) -> None:
         self.limit = limit
         self.answers: dict[bytes, bytes] = {}
+        self.by_name: dict[bytes, list[bytes]] = {}
+        self.with_soa: dict[bytes, bytes] = {}
         self.snapshot: object = None
 
     def current(self, snapshot: object) -> dict[bytes, bytes]:
         """The answers kept for ``snapshot`` (emptied when it is not the one they came from)."""
         if snapshot is not self.snapshot:
-            self.answers = {}
+            self.clear()
             self.snapshot = snapshot
         return self.answers
 
-    def keep(self, key: bytes, end: int, wire: bytes) -> None:
-        """Keep ``wire`` if it answers exactly the question of ``key`` (same length and name)."""
+    def clear(self) -> None:
+        self.answers = {}
+        self.by_name = {}
+        self.with_soa = {}
+
+    def keep(self, key: bytes, end: int, wire: bytes, soa: bool = False) -> None:
+        """Keep ``wire`` if it answers exactly the question of ``key`` (same length and name);
+        ``soa``: it carries the zone's SOA (so its serial), in any section."""
         if len(self.answers) >= self.limit:
-            self.answers = {}
+            self.clear()
         name_end = end - 4
-        if len(wire) >= end and wire[4:6] == b"\x00\x01" \
-                and wire[HEADER:name_end].lower() == key[:name_end - HEADER]:
+        name = key[:name_end - HEADER]
+        if len(wire) >= end and wire[4:6] == b"\x00\x01" and wire[HEADER:name_end].lower() == name:
+            if key not in self.answers:
+                self.by_name.setdefault(name, []).append(key)
             self.answers[key] = wire
+            if soa:
+                self.with_soa[key] = name
+
+    def forget(self, origin_wire: bytes, keys: Iterable[bytes], everything: bool = False) -> None:
+        """A zone was patched: drop the answers for its changed names (``keys`` relative to
+        ``origin_wire``, as in the zone data) and those carrying its SOA; ``everything``: all."""
+        if everything:
+            self.clear()
+            return
+        answers, by_name, with_soa = self.answers, self.by_name, self.with_soa
+        for key in keys:
+            for kept in by_name.pop(key + origin_wire, ()):
+                answers.pop(kept, None)
+                with_soa.pop(kept, None)
+        stale = [(kept, name) for kept, name in with_soa.items() if name.endswith(origin_wire)]
+        for kept, name in stale:
+            answers.pop(kept, None)
+            del with_soa[kept]
+            same_name = by_name.get(name)
+            if same_name is not None:
+                same_name.remove(kept)
+                if not same_name:
+                    del by_name[name]

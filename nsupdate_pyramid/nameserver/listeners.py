@@ -45,6 +45,11 @@ TSIG_FAILURES = (dns.message.UnknownTSIGKey, dns.tsig.BadSignature, dns.tsig.Bad
                  dns.tsig.BadKey, dns.tsig.BadAlgorithm, dns.tsig.PeerError)
 
 
+def carries_soa(response: dns.message.Message) -> bool:
+    """Whether the answer holds a SOA (so the zone's serial): dropped when the serial moves."""
+    return any(rrset.rdtype == dns.rdatatype.SOA for rrset in (*response.answer, *response.authority))
+
+
 def header_only(data: bytes, rcode: int) -> bytes | None:
     """A bare answer with the query's id and opcode, for what cannot be parsed."""
     if len(data) < HEADER or data[2] & QR:
@@ -112,7 +117,7 @@ class QueryHandler:
             log.exception("failed to answer a UDP query from %s", source)
             return header_only(data, dns.rcode.SERVFAIL)
         if question is not None and not varies:
-            self.cache.keep(question[0], question[1], wire)
+            self.cache.keep(question[0], question[1], wire, carries_soa(response))
         return wire
 
     def tcp(self, data: bytes, source: str) -> Iterator[bytes]:
@@ -139,7 +144,7 @@ class QueryHandler:
                 yield answer
             return
         if question is not None and not varies:
-            self.cache.keep(question[0], question[1], wire)
+            self.cache.keep(question[0], question[1], wire, carries_soa(response))
         yield wire
 
 

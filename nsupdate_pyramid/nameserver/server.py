@@ -11,6 +11,7 @@ import contextlib
 import logging
 import socket
 import threading
+from collections.abc import Iterable
 from typing import Any
 
 from .config import ServerConfig
@@ -55,12 +56,15 @@ class Nameserver:
         self.snapshot = Snapshot()
         self.handler = QueryHandler(config, lambda: self.snapshot)
         self.notifier = Notifier(config.notify)
-        self.refresher = Refresher(source, config, self._publish, self._changed)
+        self.refresher = Refresher(source, config, self._publish, self._changed, self._patched)
         self._closers: list[Any] = []
         self._poll: asyncio.Task[None] | None = None
 
     def _publish(self, snapshot: Snapshot) -> None:
         self.snapshot = snapshot  # one reference swap: queries see the old or the new copy
+
+    def _patched(self, zone: ZoneData, keys: Iterable[bytes], everything: bool) -> None:
+        self.handler.cache.forget(zone.origin_wire, keys, everything)
 
     def _changed(self, zone: ZoneData) -> None:
         self.notifier.zone_changed(zone.origin, zone.soa)

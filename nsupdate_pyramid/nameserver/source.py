@@ -1,7 +1,9 @@
 """Reading zones from the database: blocking calls, made from a worker thread.
 
-Two statements only: every zone's serial (the cheap poll, an index-only scan of a small
-table), and one zone with its records in a single statement, so serial and records come
+Three statements only: every zone's serial (the cheap poll, a scan of a small table); one
+zone with all its records; and one zone with the records of the names changed since a serial
+(records stamped with a later serial, plus logged deletions: two indexed range scans, then the
+names' rows by the (zone, name) index). Serial and records always come from one statement, so
 from the same moment on every database (no transaction isolation level to rely on).
 
 Plain DB-API cursors, not SQLAlchemy: the rows are streamed into the compact zone builder
@@ -13,21 +15,29 @@ from __future__ import annotations
 
 import itertools
 import logging
+import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 from .config import ServerConfig
-from .zonedata import ZoneData, build_zone
+from .zonedata import Row, ZoneData, ZoneDelta, build_delta, build_zone
 
 log = logging.getLogger(__name__)
 
-SERIALS = "SELECT name, id, serial FROM zones"
+SERIALS = "SELECT name, id, serial, pruned_serial, generation FROM zones"
 ZONE = ("SELECT z.serial, r.name, r.rtype, r.data, r.lan_data FROM zones z "
-        "LEFT OUTER JOIN records r ON r.zone_id = z.id WHERE z.id = {param}")
-#: How DB-API drivers spell the one parameter, by their ``paramstyle``.
-PARAMETER = {"qmark": "?", "format": "%s", "pyformat": "%s", "numeric": ":1", "named": ":id"}
+        "LEFT OUTER JOIN records r ON r.zone_id = z.id WHERE z.id = {zone}")
+#: The zone's serial with the rows of every name changed since {since}; a changed name without
+#: rows (all removed) comes as one row of NULLs after its name, a zone without changes as one
+#: row of NULLs after the serial.
+CHANGES = ("SELECT z.serial, c.name, r.rtype, r.data, r.lan_data FROM zones z "
+           "LEFT OUTER JOIN (SELECT name FROM records WHERE zone_id = {zone} AND serial > {since} "
+           "UNION SELECT name FROM record_deletions WHERE zone_id = {zone} AND serial > {since}) c "
+           "ON 1 = 1 "
+           "LEFT OUTER JOIN records r ON r.zone_id = z.id AND r.name = c.name "
+           "WHERE z.id = {zone}")
 FETCH = 2000
 
 
@@ -35,6 +45,36 @@ FETCH = 2000
 class ZoneState:
     id: int
     serial: int
+    #: Copies older than this serial cannot be patched (their deletions were pruned).
+    pruned: int = 0
+    #: When the zone was made: a copy of another zone of the same name cannot be patched.
+    generation: int = 0
+
+    @property
+    def identity(self) -> tuple[int, int]:
+        return self.id, self.generation
+
+
+class Statement:
+    """SQL with ``{name}`` parameters, spelt in a DB-API driver's ``paramstyle``."""
+
+    def __init__(self, template: str, paramstyle: str) -> None:
+        order = re.findall(r"\{(\w+)\}", template)
+        unique = list(dict.fromkeys(order))
+        if paramstyle == "named":
+            marks = {name: f":{name}" for name in unique}
+        elif paramstyle == "pyformat":
+            marks = {name: f"%({name})s" for name in unique}
+        elif paramstyle == "numeric":
+            marks = {name: f":{index}" for index, name in enumerate(unique, 1)}
+        else:  # qmark, format: one positional mark per occurrence
+            marks = dict.fromkeys(unique, "?" if paramstyle == "qmark" else "%s")
+        self.sql = template.format(**marks)
+        self._by_name = paramstyle in ("named", "pyformat")
+        self._order = unique if paramstyle == "numeric" else order
+
+    def args(self, **values: Any) -> Any:
+        return values if self._by_name else tuple(values[name] for name in self._order)
 
 
 class ZoneSource:
@@ -47,8 +87,8 @@ class ZoneSource:
     def __init__(self, connect: Callable[[], Any], paramstyle: str = "qmark", *, keep: bool = False,
                  close: Callable[[], None] | None = None) -> None:
         self._connect = connect
-        self._zone_sql = ZONE.format(param=PARAMETER[paramstyle])
-        self._named = paramstyle == "named"
+        self._zone = Statement(ZONE, paramstyle)
+        self._changes = Statement(CHANGES, paramstyle)
         self._keep = keep
         self._close = close
         self._connection: Any = None
@@ -81,21 +121,43 @@ class ZoneSource:
         return cls(engine.raw_connection, engine.dialect.paramstyle, close=engine.dispose)
 
     def serials(self) -> dict[str, ZoneState]:
-        """Zone name -> (id, serial) for every zone."""
+        """Zone name -> (id, serial, pruned serial, generation) for every zone."""
         with self._cursor() as cursor:
             cursor.execute(SERIALS)
-            return {name: ZoneState(zone_id, serial) for name, zone_id, serial in cursor.fetchall()}
+            return {name: ZoneState(*row) for name, *row in cursor.fetchall()}
 
     def load(self, name: str, zone_id: int, config: ServerConfig) -> ZoneData | None:
         """The zone built straight from the streamed rows; None when the zone is gone."""
         with self._cursor() as cursor:
-            cursor.execute(self._zone_sql, {"id": zone_id} if self._named else (zone_id,))
+            cursor.execute(self._zone.sql, self._zone.args(zone=zone_id))
             rows = _stream(cursor)
             first = next(rows, None)
             if first is None:
                 return None
             serial = first[0]
             return build_zone(name, serial, _records(first, rows), config)
+
+    def changes(self, name: str, zone_id: int, since: int, config: ServerConfig,
+                limit: int) -> ZoneDelta | None:
+        """What changed in the zone after serial ``since``; None when the zone is gone or more
+        than ``limit`` names changed (then a whole load is cheaper than patching)."""
+        with self._cursor() as cursor:
+            cursor.execute(self._changes.sql, self._changes.args(zone=zone_id, since=since))
+            rows = _stream(cursor)
+            first = next(rows, None)
+            if first is None:
+                return None
+            changed: set[str] = set()
+            records: list[Row] = []
+            for _serial, owner, rtype, data, lan in itertools.chain((first,), rows):
+                if owner is None:
+                    continue
+                changed.add(owner)
+                if len(changed) > limit:
+                    return None
+                if rtype is not None:
+                    records.append((owner, rtype, data, lan or ""))
+            return build_delta(name, first[0], changed, records, config)
 
     def close(self) -> None:
         self._drop()
@@ -153,7 +215,7 @@ def _stream(cursor: Any) -> Iterator[tuple[Any, ...]]:
         yield from rows
 
 
-def _records(first: tuple[Any, ...], rows: Iterator[tuple[Any, ...]]) -> Iterator[tuple[str, str, str, str]]:
+def _records(first: tuple[Any, ...], rows: Iterator[tuple[Any, ...]]) -> Iterator[Row]:
     """(name, type, data, LAN data) of the joined rows; a zone without records has one row of NULLs."""
     for _serial, name, rtype, data, lan in itertools.chain((first,), rows):
         if name is not None:

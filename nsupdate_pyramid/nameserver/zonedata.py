@@ -1,4 +1,5 @@
-"""The in-memory copy of the zones: built once per zone load, read by every query, never changed.
+"""The in-memory copy of the zones: built once per zone load, read by every query, patched
+in place when records change.
 
 Compact on purpose (100k records must fit in tens of MiB, not hundreds): a name is a key of
 plain bytes, its lower-cased wire form relative to the zone's origin (``b"\\x04host"``), and
@@ -7,7 +8,12 @@ single record, a tuple of them otherwise. No dnspython object per record: the sl
 the RRsets of the names it is asked about, the fast path (:mod:`.fastpath`) keeps whole answers.
 
 What is computed at load time: the SOA (plus its negative-caching variant), the split-horizon
-variants and the empty non-terminals (which answer NODATA rather than NXDOMAIN).
+variants and, per name, how many names with records lie below it (a name without records but
+with names below is an empty non-terminal, which answers NODATA rather than NXDOMAIN).
+
+A change of a few names is a :class:`ZoneDelta`, built from their rows like a load (in the
+refresher's worker thread) and applied with :meth:`ZoneData.apply` on the event loop, between
+two queries: no second copy of a large zone, and no query sees half a change.
 """
 from __future__ import annotations
 
@@ -39,16 +45,8 @@ APEX = b""
 
 #: Packed records of one name: one ``type + rdata`` bytes, or a tuple of them.
 Packed = bytes | tuple[bytes, ...]
-
-
-@dataclass(frozen=True)
-class RecordRow:
-    """One row of the records table, as the source reads it."""
-
-    name: str
-    rtype: str
-    data: str
-    lan_data: str = ""
+#: One row of the records table as the source reads it: (name, type, data, LAN data).
+Row = tuple[str, str, str, str]
 
 
 def make_rdata(rdtype: dns.rdatatype.RdataType, text: str, origin: dns.name.Name) -> dns.rdata.Rdata:
@@ -109,7 +107,12 @@ def soa_rrset(origin: dns.name.Name, serial: int, config: ServerConfig, ttl: int
     return dns.rrset.from_rdata(origin, ttl, dns.rdata.from_text(IN, SOA, text))
 
 
-@dataclass(frozen=True)
+#: Split horizon of one name: (published addresses as text, packed A/AAAA records answered to
+#: clients whose source address is one of them).
+LanVariant = tuple[frozenset[str], tuple[bytes, ...]]
+
+
+@dataclass(eq=False)
 class ZoneData:
     origin: dns.name.Name
     #: The origin's wire form, lower-case: keys are relative to it.
@@ -119,18 +122,27 @@ class ZoneData:
     soa: dns.rrset.RRset
     negative_soa: dns.rrset.RRset
     nodes: dict[bytes, Packed]
-    #: Split horizon: key -> (published addresses as text, packed A/AAAA records answered to
-    #: clients whose source address is one of them). Only names whose LAN value differs.
-    lan: dict[bytes, tuple[frozenset[str], tuple[bytes, ...]]] = field(default_factory=dict)
-    #: Empty non-terminals: names without records that have names with records below them.
-    ents: frozenset[bytes] = frozenset()
-    has_wildcards: bool = False
+    #: Split horizon: key -> variant, only for names whose LAN value differs.
+    lan: dict[bytes, LanVariant] = field(default_factory=dict)
+    #: Names (not the apex) with names that have records below them -> how many such names.
+    below: dict[bytes, int] = field(default_factory=dict)
+    #: How many names are wildcards (``*.<something>``).
+    wildcards: int = 0
 
     def key(self, name: dns.name.Name) -> bytes | None:
         return name_key(name, self.origin_wire)
 
     def exists(self, key: bytes) -> bool:
-        return key in self.nodes or key in self.ents or key == APEX
+        return key in self.nodes or key in self.below or key == APEX
+
+    @property
+    def ents(self) -> frozenset[bytes]:
+        """Empty non-terminals: names without records that have names with records below them."""
+        return frozenset(key for key in self.below if key not in self.nodes)
+
+    @property
+    def has_wildcards(self) -> bool:
+        return self.wildcards > 0
 
     def varies(self, key: bytes) -> bool:
         """Whether the answers for this name depend on the client's source address."""
@@ -180,74 +192,164 @@ class ZoneData:
     def size(self) -> int:
         return len(self.nodes)
 
+    def apply(self, delta: ZoneDelta) -> bool:
+        """Patch in ``delta`` (its names' records replace theirs); True when a name appeared or
+        vanished in a zone with wildcards, which may change the answers of any name below.
 
-def build_zone(name: str, serial: int, rows: Iterable[RecordRow | tuple[str, str, str, str]],
+        Runs on the event loop, so no query sees the zone half-patched; costs O(names changed).
+        """
+        wildcards_before = self.wildcards
+        appeared_or_vanished = False
+        for key, (packed, variant) in delta.names.items():
+            had = key in self.nodes
+            if packed is None:
+                if had:
+                    del self.nodes[key]
+                    self._count(key, -1)
+                    appeared_or_vanished = True
+            else:
+                self.nodes[key] = packed
+                if not had:
+                    self._count(key, 1)
+                    appeared_or_vanished = True
+            if variant is None:
+                self.lan.pop(key, None)
+            else:
+                self.lan[key] = variant
+        self.serial, self.soa, self.negative_soa = delta.serial, delta.soa, delta.negative_soa
+        return appeared_or_vanished and (wildcards_before > 0 or self.wildcards > 0)
+
+    def _count(self, key: bytes, step: int) -> None:
+        """A name with records came (+1) or went (-1): its ancestors' counts, the wildcards."""
+        if key.startswith(WILDCARD_LABEL):
+            self.wildcards += step
+        below = self.below
+        parent = parent_key(key)
+        while parent:
+            count = below.get(parent, 0) + step
+            if count > 0:
+                below[parent] = count
+            else:
+                below.pop(parent, None)
+            parent = parent_key(parent)
+
+
+@dataclass(frozen=True)
+class ZoneDelta:
+    """What changed in a zone since the serial its copy has: the new serial (and SOA), and for
+    each changed name its records now (None: it has none left) and its split-horizon variant."""
+
+    serial: int
+    soa: dns.rrset.RRset
+    negative_soa: dns.rrset.RRset
+    names: dict[bytes, tuple[Packed | None, LanVariant | None]]
+
+
+class _Packer:
+    """Turns record rows of one zone into packed records by name key (shared by load and delta)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.origin = dns.name.from_text(name)
+        self.origin_wire = self.origin.canonicalize().to_wire()
+        self.types: dict[str, int] = {}
+        self.owners: dict[str, bytes] = {}
+        self.nodes: dict[bytes, list[bytes] | bytes] = {}
+        self.lan_records: dict[bytes, list[tuple[bytes, bytes]]] = {}
+
+    def key(self, owner_text: str) -> bytes:
+        """The key of a stored (relative) name; ValueError when it is not inside the zone."""
+        key = self.owners.get(owner_text)
+        if key is None:
+            owner = self.origin if owner_text in ("@", "") else dns.name.from_text(owner_text, self.origin)
+            key = name_key(owner, self.origin_wire)
+            if key is None:
+                raise ValueError("not inside the zone")
+            if len(self.owners) > 4096:  # a memo for rows of one name in a row, not a copy
+                self.owners.clear()
+            self.owners[owner_text] = key
+        return key
+
+    def add(self, owner_text: str, rtype: str, data: str, lan_data: str) -> None:
+        """One row; a row that does not parse is logged and left out, not fatal."""
+        try:
+            rdtype = self.types.get(rtype)
+            if rdtype is None:
+                rdtype = self.types[rtype] = int(dns.rdatatype.from_text(rtype))
+            if rdtype == SOA:
+                return  # synthesized from the serial and the settings
+            key = self.key(owner_text)
+            record = TYPE.pack(rdtype) + rdata_wire(rdtype, data, self.origin)
+            lan = TYPE.pack(rdtype) + rdata_wire(rdtype, lan_data, self.origin) \
+                if lan_data and rdtype in ADDRESS_TYPES else None
+        except (dns.exception.DNSException, ValueError, OSError) as exc:
+            log.warning("zone %s: skipping record %s %s %r: %s", self.name, owner_text, rtype, data, exc)
+            return
+        current = self.nodes.get(key)
+        if current is None:
+            self.nodes[key] = record
+        elif isinstance(current, bytes):
+            if current != record:
+                self.nodes[key] = [current, record]
+        elif record not in current:
+            current.append(record)
+        if lan is not None:
+            self.lan_records.setdefault(key, []).append((record, lan))
+
+    def finish(self) -> tuple[dict[bytes, Packed], dict[bytes, LanVariant]]:
+        """The packed records (several sorted, so any row order gives the same bytes) and the
+        split-horizon variants; the packer is empty afterwards."""
+        packed: dict[bytes, Packed] = {}
+        nodes, self.nodes = self.nodes, {}
+        for key in list(nodes):
+            records = nodes.pop(key)  # freed as we go: a large zone is not held twice
+            packed[key] = records if isinstance(records, bytes) else tuple(sorted(records))
+        lan = _lan_variants(packed, self.lan_records)
+        self.lan_records = {}
+        return packed, lan
+
+
+def build_zone(name: str, serial: int, rows: Iterable[Row],
                config: ServerConfig) -> ZoneData:
     """The zone as served. A row that does not parse is logged and left out, not fatal.
 
     ``rows`` may be a stream straight from a database cursor: nothing but the packed result
     is kept, so loading a large zone needs little more memory than serving it.
     """
-    origin = dns.name.from_text(name)
-    origin_wire = origin.canonicalize().to_wire()
-    types: dict[str, int] = {}
-    owners: dict[str, bytes] = {}
-    nodes: dict[bytes, list[bytes] | bytes] = {}
-    lan_records: dict[bytes, list[tuple[bytes, bytes]]] = {}
-    for row in rows:
-        owner_text, rtype, data, lan_data = row
-        try:
-            rdtype = types.get(rtype)
-            if rdtype is None:
-                rdtype = types[rtype] = int(dns.rdatatype.from_text(rtype))
-            if rdtype == SOA:
-                continue  # synthesized below from the serial and the settings
-            key = owners.get(owner_text)
-            if key is None:
-                owner = origin if owner_text in ("@", "") else dns.name.from_text(owner_text, origin)
-                key = name_key(owner, origin_wire)
-                if key is None:
-                    raise ValueError("not inside the zone")
-                if len(owners) > 4096:  # a memo for rows of one name in a row, not a copy
-                    owners.clear()
-                owners[owner_text] = key
-            record = TYPE.pack(rdtype) + rdata_wire(rdtype, data, origin)
-            lan = TYPE.pack(rdtype) + rdata_wire(rdtype, lan_data, origin) \
-                if lan_data and rdtype in ADDRESS_TYPES else None
-        except (dns.exception.DNSException, ValueError, OSError) as exc:
-            log.warning("zone %s: skipping record %s %s %r: %s", name, owner_text, rtype, data, exc)
-            continue
-        current = nodes.get(key)
-        if current is None:
-            nodes[key] = record
-        elif isinstance(current, bytes):
-            if current != record:
-                nodes[key] = [current, record]
-        elif record not in current:
-            current.append(record)
-        if lan is not None:
-            lan_records.setdefault(key, []).append((record, lan))
-    packed: dict[bytes, Packed] = {}
-    for key, records in nodes.items():
-        packed[key] = records if isinstance(records, bytes) else tuple(sorted(
-            records, key=lambda r: TYPE.unpack_from(r)[0]))
-    del nodes
-    lan = _lan_variants(packed, lan_records)
-    ents = set()
-    for key in packed:
-        parent = parent_key(key)
-        while parent and parent not in packed and parent not in ents:
-            ents.add(parent)
-            parent = parent_key(parent)
-    wildcards = any(key.startswith(WILDCARD_LABEL) for key in packed)
-    return ZoneData(origin, origin_wire, serial, config.ttl,
+    packer = _Packer(name)
+    for owner_text, rtype, data, lan_data in rows:
+        packer.add(owner_text, rtype, data, lan_data)
+    packed, lan = packer.finish()
+    origin = packer.origin
+    zone = ZoneData(origin, packer.origin_wire, serial, config.ttl,
                     soa_rrset(origin, serial, config, config.ttl),
-                    soa_rrset(origin, serial, config, config.negative_ttl),
-                    packed, lan, frozenset(ents), wildcards)
+                    soa_rrset(origin, serial, config, config.negative_ttl), packed, lan)
+    for key in packed:
+        zone._count(key, 1)
+    return zone
+
+
+def build_delta(name: str, serial: int, changed: Iterable[str],
+                rows: Iterable[Row], config: ServerConfig) -> ZoneDelta:
+    """The delta for the names ``changed`` (stored, relative), given all their ``rows`` now."""
+    packer = _Packer(name)
+    keys = set()
+    for owner_text in changed:
+        try:
+            keys.add(packer.key(owner_text))
+        except (dns.exception.DNSException, ValueError) as exc:
+            log.warning("zone %s: skipping name %r: %s", name, owner_text, exc)
+    for owner_text, rtype, data, lan_data in rows:
+        packer.add(owner_text, rtype, data, lan_data)
+    packed, lan = packer.finish()
+    names = {key: (packed.get(key), lan.get(key)) for key in keys | packed.keys()}
+    origin = packer.origin
+    return ZoneDelta(serial, soa_rrset(origin, serial, config, config.ttl),
+                     soa_rrset(origin, serial, config, config.negative_ttl), names)
 
 
 def _lan_variants(nodes: dict[bytes, Packed], lan_records: dict[bytes, list[tuple[bytes, bytes]]]
-                  ) -> dict[bytes, tuple[frozenset[str], tuple[bytes, ...]]]:
+                  ) -> dict[bytes, LanVariant]:
     """Per name with a LAN value: its published addresses and the records answered instead.
 
     Each A/AAAA row is answered with its LAN value when it has one, else with its public value;
@@ -257,18 +359,18 @@ def _lan_variants(nodes: dict[bytes, Packed], lan_records: dict[bytes, list[tupl
     for key, pairs in lan_records.items():
         public = [r for r in packed_records(nodes.get(key)) if TYPE.unpack_from(r)[0] in ADDRESS_TYPES]
         replaced = {record for record, _ in pairs}
-        records = [lan for _, lan in pairs] + [r for r in public if r not in replaced]
-        records = sorted(set(records), key=records.index)
-        if set(records) == set(public):
+        records = {lan for _, lan in pairs} | {r for r in public if r not in replaced}
+        if records == set(public):
             continue
         wan = frozenset(address_text(TYPE.unpack_from(r)[0], r[2:]) for r in public)
-        variants[key] = (wan, tuple(records))
+        variants[key] = (wan, tuple(sorted(records)))
     return variants
 
 
 @dataclass(frozen=True)
 class Snapshot:
-    """All zones by origin; replaced whole when one changes."""
+    """All zones by origin; replaced whole when a zone is loaded whole, added or removed (a
+    zone patched in place keeps its snapshot)."""
 
     zones: dict[dns.name.Name, ZoneData] = field(default_factory=dict)
     #: The same zones by the origin's lower-case wire form (for the fast path).
