@@ -92,3 +92,30 @@ def test_the_app_answers_before_the_counters_are_written(
     assert "good update -> ip: 192.0.2.2" in host.client_result_msg
     live.registry["nsupdate.hoststore"].bookkeeper.flush()
     assert _host(engine).client_faults == 4
+
+
+def test_api_writes_do_not_wait_for_the_wal_flush(committed_db: tuple[str, Engine, str]) -> None:
+    """On PostgreSQL every UPDATE of a host switches synchronous_commit off for its own
+    transaction (as part of the statement, so it also holds for one statement in autocommit);
+    SQLite gets the plain statement."""
+    from sqlalchemy import text
+
+    from nsupdate_pyramid.services.hoststore import Delta, write_delta
+
+    _url, engine, _secret = committed_db
+    host_id = _host(engine).id
+    with engine.begin() as connection:
+        postgresql = connection.dialect.name == "postgresql"
+        if postgresql:
+            connection.execute(text("SET LOCAL synchronous_commit = on"))
+        assert write_delta(connection, host_id, Delta(values={"comment": "async"}),
+                           expect={"published_ipv4": ""})
+        if postgresql:
+            assert connection.execute(text("SHOW synchronous_commit")).scalar() == "off"
+        assert not write_delta(connection, host_id, Delta(values={"comment": "no"}),
+                               expect={"published_ipv4": "192.0.2.1"})
+    store = HostStore(lambda: sessionmaker(bind=engine), interval=0)
+    with store.write_one() as connection:
+        assert write_delta(connection, host_id, Delta(increments={"client_faults": 2}))
+    host = _host(engine)
+    assert (host.comment, host.client_faults) == ("async", 2)

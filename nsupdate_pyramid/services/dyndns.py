@@ -491,7 +491,7 @@ def _apply(env: UpdateEnv, host: Row[Any], changes: HostChanges,
             updater = HostUpdater(env, host, optimistic, connection)
             answer = attempt(updater)
         expect = {column: getattr(host, column) for column in PUBLISHED_COLUMNS}
-        with store.write() as connection:
+        with store.write_one() as connection:
             saved = optimistic.save(connection, store, expect)
         if not saved:
             updater, answer = _apply_locked(env, host.fqdn, changes, attempt)

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Update, bindparam, text, update
+from sqlalchemy import Connection, Engine, Update, bindparam, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..models import Host
@@ -33,7 +33,6 @@ HOSTS = Host.__table__
 # A buffer that cannot be written (database down) is kept, but not without bound.
 MAX_PENDING_HOSTS = 100_000
 HOST_LOCK_STRIPES = 64
-SYNC_COMMIT_OFF = text("SET LOCAL synchronous_commit = off")
 
 
 @dataclass
@@ -57,15 +56,25 @@ class Delta:
 
 @functools.lru_cache(maxsize=256)
 def _update_statement(set_keys: tuple[str, ...], add_keys: tuple[str, ...],
-                      expect_keys: tuple[str, ...]) -> Update:
+                      expect_keys: tuple[str, ...], async_commit: bool) -> Update:
     """One prepared UPDATE per combination of columns: building and caching a statement
-    on every request cost more CPU than running it."""
+    on every request cost more CPU than running it.
+
+    ``async_commit`` (PostgreSQL): the statement itself switches off waiting for the WAL
+    flush for its transaction. Counters and the last published address: losing the last
+    fraction of a second of them in a crash only makes the next update be sent again. Being
+    part of the UPDATE, it also works for a single statement in autocommit: one round trip.
+    """
     columns = HOSTS.c
     values: dict[Any, Any] = {columns[key]: bindparam(f"set_{key}", type_=columns[key].type)
                               for key in set_keys}
     for key in add_keys:
         values[columns[key]] = columns[key] + bindparam(f"add_{key}", type_=columns[key].type)
     statement = update(HOSTS).where(columns.id == bindparam("host_id"))
+    if async_commit:
+        setting = select(func.set_config("synchronous_commit", "off", True).label("value")).cte(
+            "async_commit")
+        statement = statement.where(setting.c.value.is_not(None))
     for key in expect_keys:
         statement = statement.where(columns[key] == bindparam(f"expect_{key}", type_=columns[key].type))
     return statement.values(values or {columns.id: columns.id})
@@ -82,7 +91,8 @@ def write_delta(connection: Connection | Session, host_id: int, delta: Delta,
     params.update((f"set_{key}", delta.values[key]) for key in set_keys)
     params.update((f"add_{key}", delta.increments[key]) for key in add_keys)
     params.update((f"expect_{key}", expect[key]) for key in expect_keys)
-    statement = _update_statement(tuple(set_keys), tuple(add_keys), tuple(expect_keys))
+    statement = _update_statement(tuple(set_keys), tuple(add_keys), tuple(expect_keys),
+                                  connection.dialect.name == "postgresql")
     return connection.execute(statement, params).rowcount == 1
 
 
@@ -214,9 +224,16 @@ class HostStore:
             return
         queue = self._sqlite_writer if bind.dialect.name == "sqlite" else contextlib.nullcontext()
         with queue, bind.begin() as connection:
-            if bind.dialect.name == "postgresql":
-                # Counters and the last published address: losing the last fraction of a
-                # second of them in a crash only makes the next update be sent again, so do
-                # not wait for the WAL flush (it was most of a good update's time).
-                connection.execute(SYNC_COMMIT_OFF)
+            yield connection
+
+    @contextlib.contextmanager
+    def write_one(self) -> Iterator[Connection]:
+        """For a single statement: on PostgreSQL in autocommit (the statement is its own
+        transaction, one round trip instead of BEGIN, statement, COMMIT); else as write()."""
+        bind = self.factory_of().kw["bind"]
+        if isinstance(bind, Engine) and bind.dialect.name == "postgresql":
+            with bind.connect() as connection:
+                yield connection.execution_options(isolation_level="AUTOCOMMIT")
+            return
+        with self.write() as connection:
             yield connection
