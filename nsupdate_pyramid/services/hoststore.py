@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Update, bindparam, func, select, update
+from sqlalchemy import Connection, Engine, Update, bindparam, func, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..models import Host
@@ -71,10 +71,8 @@ def _update_statement(set_keys: tuple[str, ...], add_keys: tuple[str, ...],
     for key in add_keys:
         values[columns[key]] = columns[key] + bindparam(f"add_{key}", type_=columns[key].type)
     statement = update(HOSTS).where(columns.id == bindparam("host_id"))
-    if async_commit:
-        setting = select(func.set_config("synchronous_commit", "off", True).label("value")).cte(
-            "async_commit")
-        statement = statement.where(setting.c.value.is_not(None))
+    if async_commit:  # a filter on the one row the index finds: runs once, when there is a row
+        statement = statement.where(func.set_config("synchronous_commit", "off", True).is_not(None))
     for key in expect_keys:
         statement = statement.where(columns[key] == bindparam(f"expect_{key}", type_=columns[key].type))
     return statement.values(values or {columns.id: columns.id})
