@@ -179,6 +179,14 @@ def _addresses_with_port(value: str) -> tuple[tuple[str, int], ...]:
     return tuple(pairs)
 
 
+def _resolvers(value: str) -> tuple[tuple[str, int], ...] | None:
+    """Resolvers for reverse lookups and the domain check: address:port list, empty = the
+    system's (/etc/resolv.conf), ``none`` = no lookups at all (pages say "not available")."""
+    if str(value).strip().lower() == "none":
+        return None
+    return _addresses_with_port(value)
+
+
 def _dns_names(value: str) -> tuple[str, ...]:
     """Absolute host names (trailing dot added), as they appear in NS and SOA records."""
     names = []
@@ -272,6 +280,7 @@ class AppSettings:
     default_ttl: int = _opt(_int_between(1, 86400), "60")
     default_backend: str = _opt(_text, "")
     dns_timeout: float = _opt(_float_between(0.1, 60.0), "3")
+    resolvers: tuple[tuple[str, int], ...] | None = _opt(_resolvers, "")
     languages: tuple[str, ...] = _opt(_language_list, "en")
     default_language: str = _opt(_text, "en")
     session_max_age: int = _opt(_int_between(60, 400 * 86400), "36000")

@@ -52,6 +52,8 @@ BASE_SETTINGS: dict[str, str] = {
     "nsupdate.trusted_proxies": "10.9.9.9/32",
     # Bookkeeping written at once, inside the test's transaction (test_bookkeeping covers batches).
     "nsupdate.bookkeeping_interval": "0",
+    # No reverse lookups leave the machine; tests that want them point an app at their own server.
+    "nsupdate.resolvers": "none",
 }
 
 

@@ -14,13 +14,21 @@ from .account import Account
 from .admin import Admin
 from .base import PrivateResource
 from .domains import DomainResource, Domains
-from .hosts import HostResource, Hosts
+from .hosts import (
+    HostResource,
+    Hosts,
+    RelatedHostResource,
+    RelatedHosts,
+    ServiceConfigResource,
+    ServiceConfigs,
+)
 from .registration import PasswordReset, Registration, ResetToken
 from .root import Root, root_factory
 
 __all__ = [
     "Account", "Admin", "DomainResource", "Domains", "HostResource", "Hosts", "PasswordReset",
-    "PrivateResource", "Registration", "ResetToken", "Root", "root_factory",
+    "PrivateResource", "Registration", "RelatedHostResource", "RelatedHosts", "ResetToken", "Root",
+    "ServiceConfigResource", "ServiceConfigs", "root_factory",
 ]
 
 

@@ -11,6 +11,7 @@ from ..dns.errors import DNSBackendError
 from ..i18n import _
 from ..models import BlacklistedHost, Domain, Host, User
 from ..security import secrets
+from .accounts import DeletionReport, DNSCleanup
 from .addresses import BadAddress, lan_values, parse_lan_address
 from .domains import zone_info
 from .errors import AlreadyExists, BackendFailed, InvalidValue, NotFound
@@ -74,6 +75,15 @@ def create_host(dbsession: Session, fqdn: str, owner: User, *, secret: str | Non
     return host, secret
 
 
+def add_host(dbsession: Session, label: str, domain_name: str, owner: User, *, comment: str = "",
+             blacklist: tuple[str, ...] = ()) -> tuple[Host, str]:
+    """A host from the add form: the label on its own is checked first, so "a.b" is a bad name
+    rather than a host in a domain "b.<domain>"."""
+    label = check_host_label(label)
+    return create_host(dbsession, f"{label}.{domain_name}", owner, comment=comment.strip(),
+                       blacklist=blacklist)
+
+
 def new_secret(host: Host) -> str:
     """Replace the update secret; the old one stops working at once."""
     secret = secrets.generate_secret()
@@ -112,3 +122,43 @@ def set_lan_address(host: Host, value: str, backend: Any, default_ttl: int) -> s
             raise BackendFailed(_("The nameserver did not take the change: ${detail}",
                                   mapping={"detail": error.message})) from None
     return lan
+
+
+def edit_host(host: Host, *, comment: str, available: bool, netmask_ipv4: int,
+              netmask_ipv6: int, clear_abuse: bool = False) -> None:
+    """What the owner may change; the abuse flag only goes off (admins set it, and only they
+    lift ``abuse_blocked``)."""
+    if not 0 <= netmask_ipv4 <= 32 or not 0 <= netmask_ipv6 <= 128:
+        raise InvalidValue(_("Invalid netmask."))
+    host.comment = comment.strip()[:255]
+    host.available = available
+    host.netmask_ipv4 = netmask_ipv4
+    host.netmask_ipv6 = netmask_ipv6
+    if clear_abuse:
+        host.abuse = False
+
+
+def record_names(host: Host, *, related: bool = True) -> list[str]:
+    """The host's record names relative to its zone, with those of its related hosts."""
+    names = [host.name]
+    if related:
+        names += [f"{item.name}.{host.name}" for item in host.related_hosts]
+    return names
+
+
+def dns_cleanup(host: Host, names: list[str], default_ttl: int) -> DNSCleanup:
+    """What :func:`remove_records` needs to delete ``names`` of the host's zone after commit."""
+    return DNSCleanup(host.domain.backend, zone_info(host.domain, default_ttl), names,
+                      [f"{name}.{host.domain.name}" for name in names])
+
+
+def delete_host(dbsession: Session, host: Host, default_ttl: int) -> DeletionReport:
+    """Delete the host and its related hosts; the report lists the DNS records to remove once
+    the deletion is committed (:func:`..accounts.remove_records`)."""
+    if host.abuse_blocked:
+        raise InvalidValue(_("A host blocked for abuse cannot be deleted; ask the administrator."))
+    report = DeletionReport(host.owner.username if host.owner else "", hosts=[host.fqdn])
+    report.dns.append(dns_cleanup(host, record_names(host), default_ttl))
+    dbsession.delete(host)
+    dbsession.flush()
+    return report
