@@ -21,7 +21,7 @@ START_NAMESERVER_OPTION = "start_nameserver"
 def includeme(config: Configurator) -> None:
     """Everything the app is made of; tests include this and add their own views on top."""
     for name in (".settings", ".models", ".security", ".i18n", ".tweens", ".templating",
-                 ".mail", ".dns", ".resources", ".api", ".views"):
+                 ".mail", ".dns", ".resources", ".remote", ".api", ".views"):
         config.include(name)
     # Only packages with view or subscriber decorators need scanning; the nameserver and the
     # provider backends are imported when configured, not by every web process.

@@ -28,6 +28,10 @@ NAMESERVER_PREFIX = "nameserver."
 #: Outgoing mail (pyramid_mailer); we build the mailer from these typed keys, so a misspelt
 #: ``mail.*`` key is refused like the others instead of silently sending nowhere.
 MAIL_PREFIX = "mail."
+#: Remote login (velruse): ``velruse.<provider>.*``; a provider is on when its key is set.
+VELRUSE_PREFIX = "velruse."
+#: The remote-login providers we offer, in the order the login page lists them.
+REMOTE_PROVIDERS = ("github", "google", "bitbucket")
 # production.ini ships with this placeholder; the app refuses to run with it.
 SAMPLE_SECRET_MARKER = "CHANGE-ME"  # noqa: S105 - the placeholder we refuse, not a secret
 MIN_SECRET_LENGTH = 32
@@ -284,6 +288,9 @@ class AppSettings:
     languages: tuple[str, ...] = _opt(_language_list, "en")
     default_language: str = _opt(_text, "en")
     session_max_age: int = _opt(_int_between(60, 400 * 86400), "36000")
+    # "Keep me logged in": how long such a login lasts without a visit (a cookie that outlives
+    # the browser); ordinary logins end with the browser session or after session_max_age.
+    remember_max_age: int = _opt(_int_between(60, 400 * 86400), "2592000")
     custom_templates: str = _opt(_text, "")
     host_blacklist: tuple[str, ...] = _opt(_regexes, "")
     api_auth_max_failures: int = _opt(_int_between(0, 1_000_000), "10")
@@ -332,6 +339,23 @@ class AppSettings:
     mail_ca_file: str = _opt(_text, "", key="mail.ca_file")
     mail_default_sender: str = _opt(_email_or_empty, "", key="mail.default_sender")
     mail_top_level_directory: str = _opt(_text, "", key="mail.top_level_directory")
+    # Remote login through velruse: a provider is offered when its consumer key is set.
+    github_consumer_key: str = _opt(_text, "", key="velruse.github.consumer_key")
+    github_consumer_secret: str = _opt(_text, "", key="velruse.github.consumer_secret")
+    github_scope: str = _opt(_text, "read:user user:email", key="velruse.github.scope")
+    # GitHub Enterprise Server: https://github.example.com and https://github.example.com/api/v3
+    github_url: str = _opt(_base_url, "https://github.com", key="velruse.github.url")
+    github_api_url: str = _opt(_base_url, "https://api.github.com", key="velruse.github.api_url")
+    google_consumer_key: str = _opt(_text, "", key="velruse.google.consumer_key")
+    google_consumer_secret: str = _opt(_text, "", key="velruse.google.consumer_secret")
+    google_scope: str = _opt(_text, "openid email profile", key="velruse.google.scope")
+    # Bitbucket Cloud: the scopes (account, email) and the callback URL are set on the consumer.
+    bitbucket_consumer_key: str = _opt(_text, "", key="velruse.bitbucket.consumer_key")
+    bitbucket_consumer_secret: str = _opt(_text, "", key="velruse.bitbucket.consumer_secret")
+
+    def remote_providers(self) -> tuple[str, ...]:
+        """The providers whose keys are set, in the order of REMOTE_PROVIDERS."""
+        return tuple(name for name in REMOTE_PROVIDERS if getattr(self, f"{name}_consumer_key"))
 
     @classmethod
     def ini_keys(cls) -> dict[str, str]:
@@ -342,7 +366,7 @@ class AppSettings:
 def parse_settings(raw: Mapping[str, Any]) -> AppSettings:
     """Parse and cross-check settings; raise SettingsError with one line on the first problem."""
     known = AppSettings.ini_keys()
-    strict = (PREFIX, NAMESERVER_PREFIX, MAIL_PREFIX)
+    strict = (PREFIX, NAMESERVER_PREFIX, MAIL_PREFIX, VELRUSE_PREFIX)
     unknown = sorted(key for key in raw if key.startswith(strict) and key not in known)
     if unknown:
         prefix = next(p for p in strict if unknown[0].startswith(p))
@@ -404,6 +428,12 @@ def _cross_check(settings: AppSettings) -> None:
     if settings.default_language not in settings.languages:
         raise SettingsError(f"bad setting nsupdate.default_language: {settings.default_language!r} "
                             f"is not in nsupdate.languages")
+    for name in REMOTE_PROVIDERS:
+        key, secret = (getattr(settings, f"{name}_consumer_{part}") for part in ("key", "secret"))
+        if bool(key) != bool(secret):
+            raise SettingsError(f"bad setting velruse.{name}.consumer_secret: set both "
+                                f"velruse.{name}.consumer_key and velruse.{name}.consumer_secret "
+                                f"(or neither, to turn {name} logins off)")
     if settings.mail_tls and settings.mail_ssl:
         raise SettingsError("bad setting mail.tls: use either mail.tls (STARTTLS) or mail.ssl "
                             "(TLS from the start), not both")

@@ -32,6 +32,7 @@ pytest_plugins += ["tests.fixtures.pdns", "tests.fixtures.knot"]
 pytest_plugins += ["tests.fixtures.live_app"]
 pytest_plugins += ["tests.fixtures.nameserver"]
 pytest_plugins += ["tests.fixtures.smtp"]
+pytest_plugins += ["tests.fixtures.providers", "tests.fixtures.oauth"]
 
 ROOT = Path(__file__).resolve().parent.parent
 ENGINES = ["sqlite", "postgresql"]

@@ -16,7 +16,7 @@ from nsupdate_pyramid import main, resources
 from nsupdate_pyramid.api import ROUTES
 from nsupdate_pyramid.api import views as api
 from nsupdate_pyramid.security import passwords, secrets
-from nsupdate_pyramid.views import auth, errors, home
+from nsupdate_pyramid.views import auth, errors, home, remote
 from tests.conftest import PASSWORD, AppClient
 
 # Views anyone may call, each for a stated reason.
@@ -32,6 +32,8 @@ PUBLIC_VIEWS = {
     errors.server_error,  # the friendly 500
     errors.undecodable_url,  # 400 for a URL that is not UTF-8
     default_exceptionresponse_view,  # Pyramid's own renderer of HTTP exceptions
+    remote.remote_login_bad_state,  # 400 for a remote-login callback without our OAuth state
+    remote.remote_login_failed,  # 502 when the login provider fails
 }
 
 
@@ -245,7 +247,7 @@ def test_keep_me_logged_in_sets_a_lasting_cookie(client: AppClient, make_user: A
     make_user("alice")
     response = client.login("alice", remember="1")
     auth_cookies = [c for c in response.headers.getall("Set-Cookie") if c.startswith("nsu_auth=")]
-    assert any("Max-Age=36000" in c for c in auth_cookies)
+    assert any("Max-Age=2592000" in c for c in auth_cookies)  # nsupdate.remember_max_age
 
 
 def test_cookies_are_secure_with_tls(settings: dict[str, str], dbengine: Any,

@@ -63,3 +63,17 @@ class DeleteAccountForm(Form):
     password = _password(_("Password"))
     confirm = BooleanField(_("Yes, delete my account, my hosts and my domains."),
                            [InputRequired(_("Tick the box to confirm."))])
+
+
+class DeleteRemoteAccountForm(Form):
+    """Deleting an account without a password (remote logins only): its name typed out."""
+
+    username = StringField(_("Your user name"), [InputRequired(REQUIRED), Length(max=150)])
+    confirm = BooleanField(_("Yes, delete my account, my hosts and my domains."),
+                           [InputRequired(_("Tick the box to confirm."))])
+
+
+class RemoteUsernameForm(Form):
+    """The user name of an account made by a remote login, when the provider's one is taken."""
+
+    username = StringField(_("User name"), [InputRequired(REQUIRED), Length(max=150)])

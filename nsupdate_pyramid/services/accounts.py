@@ -220,7 +220,8 @@ def set_password(dbsession: Session, user: User, new_password: str, settings: Ap
 
 def change_password(dbsession: Session, user: User, current: str, new_password: str,
                     settings: AppSettings) -> None:
-    if not passwords.verify_password(user.password_hash, current):
+    """Needs the current password; an account without one (remote logins only) sets its first."""
+    if user.password_hash and not passwords.verify_password(user.password_hash, current):
         raise InvalidValue(_("The current password is wrong."))
     set_password(dbsession, user, new_password, settings)
 
@@ -236,8 +237,12 @@ def set_language(user: User, language: str, settings: AppSettings) -> None:
 
 def request_email_change(dbsession: Session, postman: Postman, signer: TokenSigner,
                          settings: AppSettings, user: User, new_email: str, password: str) -> str:
-    """Mail a confirmation link to the new address; nothing changes before it is followed."""
-    if not passwords.verify_password(user.password_hash, password):
+    """Mail a confirmation link to the new address; nothing changes before it is followed.
+
+    Accounts without a password (made by a remote login) are asked for none: the login is the
+    proof, and the new address must still confirm.
+    """
+    if user.password_hash and not passwords.verify_password(user.password_hash, password):
         raise InvalidValue(_("The password is wrong."))
     new_email = check_email(new_email)
     if new_email.lower() == user.email.lower():
@@ -261,9 +266,17 @@ def email_change(dbsession: Session, signer: TokenSigner, token: str, user_id: i
     return user, data["email"]
 
 
-def confirm_email_change(dbsession: Session, signer: TokenSigner, token: str, user_id: int) -> str:
+def confirm_email_change(dbsession: Session, postman: Postman, signer: TokenSigner, token: str,
+                         user_id: int) -> str:
+    """Make the link's address the account's; the old address (if any) is told, so that its
+    owner notices a change they did not make."""
     user, new_email = email_change(dbsession, signer, token, user_id)
+    old_email = user.email
     user.email = new_email
+    if old_email:
+        postman.send(old_email, "email_changed", _("Your email address was changed"),
+                     user.language or postman.settings.default_language, username=user.username,
+                     new_email=new_email, reset_url=postman.url("/password-reset"))
     return new_email
 
 
@@ -301,16 +314,24 @@ def _heir(dbsession: Session, domain: Domain, leaving: User) -> User:
     return dbsession.get(User, owner_id)
 
 
+def check_deletion_consent(user: User, password: str = "", typed_username: str = "") -> None:
+    """The password, or for an account without one (remote logins only) its name typed out."""
+    if user.password_hash:
+        if not passwords.verify_password(user.password_hash, password):
+            raise InvalidValue(_("The password is wrong."))
+    elif typed_username.strip().lower() != user.username.lower():
+        raise InvalidValue(_("Type your user name exactly as shown to confirm."))
+
+
 def delete_account(dbsession: Session, user: User, password: str, backends: Mapping[str, Any],
-                   default_ttl: int) -> DeletionReport:
+                   default_ttl: int, *, typed_username: str = "") -> DeletionReport:
     """Delete the account, its hosts, and its domains nobody else has hosts in.
 
     A domain in which other people have hosts is handed over (to the first admin, else to the
     user with the most hosts in it) instead of pulling their hosts away. The DNS records of the
     deleted hosts are listed in the report for :func:`remove_records`, which runs after commit.
     """
-    if not passwords.verify_password(user.password_hash, password):
-        raise InvalidValue(_("The password is wrong."))
+    check_deletion_consent(user, password, typed_username)
     report = DeletionReport(user.username)
     hosts = list(dbsession.scalars(select(Host).options(selectinload(Host.related_hosts))
                                    .where(Host.owner_id == user.id).order_by(Host.fqdn)))

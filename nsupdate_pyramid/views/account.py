@@ -7,15 +7,21 @@ from pyramid.response import Response
 from pyramid.security import forget
 from pyramid.view import view_config
 
-from ..forms.accounts import DeleteAccountForm, EmailChangeForm, LanguageForm, PasswordChangeForm
+from ..forms.accounts import (
+    DeleteAccountForm,
+    DeleteRemoteAccountForm,
+    EmailChangeForm,
+    LanguageForm,
+    PasswordChangeForm,
+)
 from ..i18n import _
 from ..models import User
 from ..resources import Account
 from ..security import Permission
 from ..security.tokens import BadToken
-from ..services import accounts
+from ..services import accounts, remote_logins
 from ..services.domains import domains_for_user
-from ..services.errors import InvalidValue
+from ..services.errors import InvalidValue, NotFound
 from ..services.hosts import hosts_for_user
 from .auth import log_in
 from .helpers import flash
@@ -36,7 +42,32 @@ def _back(request: Request, context: Account) -> Response:
 def view_account(context: Account, request: Request) -> dict:
     user = _user(request)
     form = LanguageForm(languages=request.app_settings.languages, language=user.language)
-    return {"user": user, "language_form": form}
+    providers = request.registry["nsupdate.remote_providers"]
+    return {"user": user, "language_form": form, "providers": providers,
+            "remote_logins": remote_logins.logins_of(request.dbsession, user.id),
+            "has_password": remote_logins.has_password(user)}
+
+
+@view_config(context=Account, name="remote-logins", permission=EDIT, request_method="POST")
+def remove_remote_login(context: Account, request: Request) -> Response:
+    """Remove one remote login (not an account's last way in)."""
+    try:
+        login_id = int(request.POST.get("remove", ""))
+        removed = remote_logins.unlink(request.dbsession, _user(request), login_id)
+    except ValueError:
+        flash(request, _("No such remote login."), "error")
+    except (InvalidValue, NotFound) as exc:
+        flash(request, exc.args[0], "error")
+    else:
+        flash(request, _("The ${provider} login ${name} is removed.",
+                         mapping={"provider": _provider_title(request, removed.provider),
+                                  "name": removed.display_name}), "success")
+    return _back(request, context)
+
+
+def _provider_title(request: Request, name: str) -> str:
+    provider = request.registry["nsupdate.remote_providers"].get(name)
+    return provider.title if provider is not None else name
 
 
 @view_config(context=Account, name="language", permission=EDIT, request_method="POST")
@@ -53,13 +84,16 @@ def set_language(context: Account, request: Request) -> Response:
 @view_config(context=Account, name="password", permission=EDIT, request_method=("GET", "POST"),
              renderer="account/password.jinja2")
 def change_password(context: Account, request: Request) -> dict | Response:
+    user = _user(request)
     form = PasswordChangeForm(request.POST)
+    if not user.password_hash:
+        del form.current_password  # remote logins only so far: this sets the first password
     error = None
     if request.method == "POST" and form.validate():
-        user = _user(request)
+        current = form.current_password.data if "current_password" in form else ""
         try:
-            accounts.change_password(request.dbsession, user, form.current_password.data,
-                                     form.new_password.data, request.app_settings)
+            accounts.change_password(request.dbsession, user, current, form.new_password.data,
+                                     request.app_settings)
         except InvalidValue as exc:
             error = exc.args[0]
         else:
@@ -68,7 +102,8 @@ def change_password(context: Account, request: Request) -> dict | Response:
             flash(request, _("Your password was changed. Other browsers are logged out."),
                   "success")
             return HTTPSeeOther(location=request.resource_url(context), headers=headers)
-    return {"form": form, "error": error, "min_length": request.app_settings.password_min_length}
+    return {"form": form, "error": error, "min_length": request.app_settings.password_min_length,
+            "has_password": bool(user.password_hash)}
 
 
 @view_config(context=Account, name="email", permission=EDIT, request_method=("GET", "POST"),
@@ -76,12 +111,15 @@ def change_password(context: Account, request: Request) -> dict | Response:
 def change_email(context: Account, request: Request) -> dict | Response:
     user = _user(request)
     form = EmailChangeForm(request.POST)
+    if not user.password_hash:
+        del form.password  # remote logins only: the login is the proof (the new address confirms)
     error = None
     if request.method == "POST" and form.validate():
         try:
             new_email = accounts.request_email_change(
                 request.dbsession, request.postman, request.registry["nsupdate.tokens"],
-                request.app_settings, user, form.email.data, form.password.data)
+                request.app_settings, user, form.email.data,
+                form.password.data if "password" in form else "")
         except InvalidValue as exc:
             error = exc.args[0]
         else:
@@ -100,7 +138,8 @@ def confirm_email(context: Account, request: Request) -> dict | Response:
     user_id = request.identity.user_id
     try:
         if request.method == "POST":
-            email = accounts.confirm_email_change(request.dbsession, signer, token, user_id)
+            email = accounts.confirm_email_change(request.dbsession, request.postman, signer, token,
+                                                  user_id)
             flash(request, _("Your email address is now ${email}.", mapping={"email": email}),
                   "success")
             return _back(request, context)
@@ -117,13 +156,16 @@ def confirm_email(context: Account, request: Request) -> dict | Response:
              request_method=("GET", "POST"), renderer="account/delete.jinja2")
 def delete_account(context: Account, request: Request) -> dict | Response:
     user = _user(request)
-    form = DeleteAccountForm(request.POST)
+    # Without a password (remote logins only) the user name is typed out instead.
+    form = (DeleteAccountForm if user.password_hash else DeleteRemoteAccountForm)(request.POST)
     error = None
     if request.method == "POST" and form.validate():
         backends = request.registry["nsupdate.dns_backends"]
         try:
-            report = accounts.delete_account(request.dbsession, user, form.password.data, backends,
-                                             request.app_settings.default_ttl)
+            report = accounts.delete_account(
+                request.dbsession, user, form.password.data if "password" in form else "",
+                backends, request.app_settings.default_ttl,
+                typed_username=form.username.data if "username" in form else "")
         except InvalidValue as exc:
             error = exc.args[0]
         else:
@@ -131,7 +173,7 @@ def delete_account(context: Account, request: Request) -> dict | Response:
             request.session.invalidate()
             _say_what_was_done(request, report)
             return HTTPSeeOther(location=request.resource_url(request.root), headers=headers)
-    return {"form": form, "error": error,
+    return {"form": form, "error": error, "username": user.username,
             "hosts": [host.fqdn for host in hosts_for_user(request.dbsession, user.id)],
             "domains": [domain.name for domain in domains_for_user(request.dbsession, user.id)[0]]}
 

@@ -25,8 +25,7 @@ def log_in(request: Request, user: User, *, persistent: bool = False) -> list:
     """A new session (and CSRF token) with the login: nothing set before it carries over."""
     request.session.invalidate()
     new_csrf_token(request)
-    return remember(request, user.id, password_hash=user.password_hash, persistent=persistent,
-                    max_age=request.app_settings.session_max_age)
+    return remember(request, user.id, password_hash=user.password_hash, persistent=persistent)
 
 
 @view_config(context=Root, name="login", permission=Permission.VIEW.value,
@@ -46,7 +45,7 @@ def login(context: Root, request: Request) -> dict | Response:
             request.response.status = 429
             minutes = max(1, settings.login_lockout // 60)
             error = request.localizer.translate(_(LOGIN_THROTTLED, mapping={"minutes": minutes}))
-            return {"username": username, "came_from": came_from, "error": error}
+            return _login_page(request, username, came_from, error)
         user = users.authenticate(request.dbsession, username, password)
         if user is not None:
             throttle.forget_failures(request.dbsession, [account])
@@ -56,7 +55,12 @@ def login(context: Root, request: Request) -> dict | Response:
         throttle.count_failure_after(request.tm.get(), request.registry["dbsession_factory"],
                                      [key for key, _limit in keys], settings.login_lockout)
         error = request.localizer.translate(LOGIN_FAILED)
-    return {"username": username, "came_from": came_from, "error": error}
+    return _login_page(request, username, came_from, error)
+
+
+def _login_page(request: Request, username: str, came_from: str, error: str | None) -> dict:
+    return {"username": username, "came_from": came_from, "error": error,
+            "remote_providers": request.registry["nsupdate.remote_providers"]}
 
 
 @view_config(context=Root, name="logout", permission=Permission.VIEW.value, request_method="POST")
