@@ -14,6 +14,7 @@ from sqlalchemy import engine_from_config, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, configure_mappers, sessionmaker
 
+from .audit import AuditEntry
 from .blacklist import BlacklistedHost
 from .domain import TSIG_ALGORITHMS, Domain
 from .host import Host, RelatedHost
@@ -23,8 +24,8 @@ from .user import LoginThrottle, RemoteLogin, User
 from .zone import Record, Zone
 
 __all__ = [
-    "TSIG_ALGORITHMS", "Base", "BlacklistedHost", "Domain", "Host", "LoginThrottle", "Record",
-    "RelatedHost", "RemoteLogin", "Service", "ServiceConfig", "User", "Zone", "get_engine",
+    "TSIG_ALGORITHMS", "AuditEntry", "Base", "BlacklistedHost", "Domain", "Host", "LoginThrottle",
+    "Record", "RelatedHost", "RemoteLogin", "Service", "ServiceConfig", "User", "Zone", "get_engine",
     "get_session_factory", "get_tm_session", "utcnow",
 ]
 

@@ -9,7 +9,8 @@ import argparse
 import configparser
 import getpass
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from email.utils import parseaddr
 from typing import Any
 
 from pyramid.i18n import TranslationString, make_localizer
@@ -18,8 +19,10 @@ from pyramid.paster import bootstrap, setup_logging
 from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError, ProgrammingError
 
 from .. import START_NAMESERVER_OPTION
+from ..mail import Postman
 from ..models import TSIG_ALGORITHMS
 from ..services import accounts as account_service
+from ..services import admin_maintenance as maintenance
 from ..services import domains as domain_service
 from ..services import hosts as host_service
 from ..services import throttle as throttle_service
@@ -28,6 +31,9 @@ from ..services.errors import NotFound, ServiceError
 from ..settings import SettingsError
 
 EXIT_ERROR = 1
+EXIT_USAGE = 2
+# ``domains --check``: at least one nameserver did not answer (monitoring can alert on it).
+EXIT_CHECK_FAILED = 3
 
 
 class CommandError(Exception):
@@ -98,7 +104,116 @@ def build_parser() -> argparse.ArgumentParser:
         "cleanupregistration", help="delete accounts whose activation link expired unused")
     cleanup.add_argument("--dry-run", action="store_true", help="only list them")
     cleanup.set_defaults(handler=cmd_cleanupregistration)
+    _add_maintenance(commands)
     return parser
+
+
+def _common(parser: argparse.ArgumentParser, *, dry_run: bool = True) -> None:
+    if dry_run:
+        parser.add_argument("--dry-run", action="store_true",
+                            help="say what would change, change nothing, send no mail")
+    parser.add_argument("--progress", action="store_true",
+                        help="print done/total lines to stderr on long runs (default: on a terminal)")
+
+
+def _add_maintenance(commands: Any) -> None:
+    """nsupdate.info's management commands, with their option names (cron lines keep working)."""
+    faults = commands.add_parser(
+        "faults", help="show and reset fault counters and flags; flag abusive hosts",
+        description="Show or reset the hosts' fault counters and flags. --flag-abuse runs before "
+                    "the resets, as in nsupdate.info. Weekly cron: faults --flag-abuse=150 "
+                    "--reset-client --notify-user")
+    for kind in ("client", "server", "api-auth"):
+        faults.add_argument(f"--show-{kind}", action="store_true", help=f"print {kind} faults per host")
+    for kind in ("client", "server", "api-auth"):
+        faults.add_argument(f"--reset-{kind}", action="store_true", help=f"set {kind} faults to 0")
+    faults.add_argument("--reset-abuse", action="store_true", help="clear every abuse flag")
+    faults.add_argument("--reset-abuse-blocked", action="store_true",
+                        help="clear every abuse_blocked flag")
+    faults.add_argument("--reset-available", action="store_true", help="make every host available")
+    faults.add_argument("--flag-abuse", type=int, metavar="N",
+                        help="flag hosts with more than N client faults as abusive (their records "
+                             "are removed) and reset their client faults")
+    faults.add_argument("--notify-user", action="store_true",
+                        help="mail the owners of hosts flagged by --flag-abuse")
+    _common(faults)
+    faults.set_defaults(handler=cmd_faults, validate=_check_faults)
+
+    domains = commands.add_parser(
+        "domains", help="check the domains' nameservers; remove stale domains",
+        description="--check asks every available domain's nameserver (through its backend) for "
+                    "the zone and flags a domain that fails as unavailable and not public; the "
+                    f"exit status is then {EXIT_CHECK_FAILED}. --stale-check deletes unavailable "
+                    "domains without hosts and reports those with hosts.")
+    domains.add_argument("--check", action="store_true", help="check the nameservers")
+    domains.add_argument("--stale-check", action="store_true",
+                         help="delete unavailable domains without hosts")
+    domains.add_argument("--notify-user", action="store_true", help="mail the domains' owners")
+    _common(domains)
+    domains.set_defaults(handler=cmd_domains, validate=_check_domains)
+
+    hosts = commands.add_parser(
+        "hosts", help="list or export hosts; stale check",
+        description="Without --stale-check: print the hosts the filters select (columns, or CSV "
+                    "with --csv); the count goes to stderr. --stale-check: hosts without address "
+                    "updates for 325 days are warned every 8 days, made unavailable at staleness "
+                    "3 and deleted at 5 (nsupdate.info's rules).")
+    hosts.add_argument("--stale-check", action="store_true", help="the stale check")
+    hosts.add_argument("--notify-user", action="store_true", help="mail the stale hosts' owners")
+    hosts.add_argument("--domain", default="", help="only hosts in this domain")
+    hosts.add_argument("--owner", default="", metavar="USERNAME", help="only this user's hosts")
+    hosts.add_argument("--abuse", action="store_true", help="only hosts flagged for abuse")
+    hosts.add_argument("--abuse-blocked", action="store_true", help="only hosts blocked for abuse")
+    hosts.add_argument("--unavailable", action="store_true", help="only unavailable hosts")
+    hosts.add_argument("--faults", action="store_true", help="only hosts with a fault counter > 0")
+    hosts.add_argument("--stale-days", type=int, metavar="N",
+                       help="only hosts without an address update for N days")
+    hosts.add_argument("--csv", action="store_true", help="CSV with a header line")
+    _common(hosts)
+    hosts.set_defaults(handler=cmd_hosts, validate=_check_hosts)
+
+    users = commands.add_parser(
+        "users", help="delete stale accounts",
+        description="--stale-check: accounts neither used nor made within a year are deleted "
+                    "unless they have hosts or domains. Administrators are never deleted.")
+    users.add_argument("--stale-check", action="store_true", help="the stale check")
+    _common(users)
+    users.set_defaults(handler=cmd_users, validate=_check_users)
+
+    testuser = commands.add_parser(
+        "testuser", help="reset the public test account",
+        description="Remove the test account's hosts (and its domains nobody else uses), reset "
+                    "its password, address and settings; create it if missing.")
+    testuser.add_argument("--username", default="test")
+    testuser.add_argument("--password", default="test")
+    testuser.add_argument("--email", default="",
+                          help="default: the address of mail.default_sender")
+    _common(testuser)
+    testuser.set_defaults(handler=cmd_testuser)
+
+
+def _check_faults(args: argparse.Namespace) -> str:
+    chosen = [name for name, value in vars(args).items()
+              if name.startswith(("show_", "reset_")) and value] or args.flag_abuse is not None
+    if not chosen:
+        return "give at least one --show-*, --reset-* or --flag-abuse option"
+    if args.flag_abuse is not None and args.flag_abuse < 0:
+        return "--flag-abuse needs a number >= 0"
+    return ""
+
+
+def _check_domains(args: argparse.Namespace) -> str:
+    return "" if args.check or args.stale_check else "give --check and/or --stale-check"
+
+
+def _check_hosts(args: argparse.Namespace) -> str:
+    if args.notify_user and not args.stale_check:
+        return "--notify-user goes with --stale-check"
+    return ""
+
+
+def _check_users(args: argparse.Namespace) -> str:
+    return "" if args.stale_check else "give --stale-check"
 
 
 def _user(env: dict[str, Any], username: str) -> Any:
@@ -193,6 +308,150 @@ def cmd_cleanupregistration(env: dict[str, Any], args: argparse.Namespace) -> No
           f"removed {counters} stale login counters")
 
 
+# --- maintenance ------------------------------------------------------------------------------
+
+After = Callable[[], int | None]
+
+
+def _progress(args: argparse.Namespace) -> Callable[[str], None] | None:
+    if args.progress or sys.stderr.isatty():
+        return lambda line: print(line, file=sys.stderr, flush=True)
+    return None
+
+
+def _postman(env: dict[str, Any], args: argparse.Namespace) -> Postman | None:
+    """Mails leave after commit, from the outbox that :func:`run` drains before exiting."""
+    if args.dry_run or not getattr(args, "notify_user", False):
+        return None
+    request = env["request"]
+    settings = env["registry"]["nsupdate.settings"]
+    return Postman(env["registry"], request.tm, settings.base_url or request.application_url)
+
+
+def _commit(env: dict[str, Any]) -> Callable[[], None]:
+    """End the current transaction and begin the next (long runs commit as they go)."""
+    tm = env["request"].tm
+
+    def commit() -> None:
+        tm.commit()
+        tm.begin()
+
+    return commit
+
+
+def _remove_records(env: dict[str, Any], cleanups: list[Any]) -> Callable[[], None]:
+    """After commit: delete the DNS records of what was deleted or flagged; failures are warned."""
+    backends = env["registry"]["nsupdate.dns_backends"]
+
+    def remove() -> None:
+        if not cleanups:
+            return
+        report = maintenance.cleanup_report(cleanups)
+        for fqdn, reason in account_service.remove_records(report, backends):
+            print(f"nsupdate-admin: warning: records of {fqdn} stay: {_message(env, Exception(reason))}",
+                  file=sys.stderr)
+
+    return remove
+
+
+def _then(*steps: Callable[[], Any]) -> After:
+    def after() -> int | None:
+        code = None
+        for step in steps:
+            code = step() or code
+        return code
+
+    return after
+
+
+def cmd_faults(env: dict[str, Any], args: argparse.Namespace) -> After:
+    settings = env["registry"]["nsupdate.settings"]
+    options = maintenance.FaultOptions(**{
+        name: getattr(args, name) for name in maintenance.FaultOptions.__dataclass_fields__})
+    summary = maintenance.faults(env["request"].dbsession, options, print,
+                                 postman=_postman(env, args), default_ttl=settings.default_ttl,
+                                 progress=_progress(args))
+    return _then(_remove_records(env, summary.dns), lambda: print(summary.line(args.dry_run)))
+
+
+def cmd_domains(env: dict[str, Any], args: argparse.Namespace) -> After:
+    registry = env["registry"]
+    settings = registry["nsupdate.settings"]
+    dbsession = env["request"].dbsession
+    postman = _postman(env, args)
+    summary = maintenance.DomainSummary()
+    if args.check:
+        maintenance.check_domains(dbsession, registry["nsupdate.dns_backends"], print,
+                                  postman=postman, default_ttl=settings.default_ttl,
+                                  notify_user=args.notify_user, dry_run=args.dry_run,
+                                  commit=_commit(env), progress=_progress(args), summary=summary)
+    if args.stale_check:
+        maintenance.stale_domains(dbsession, print, postman=postman, notify_user=args.notify_user,
+                                  dry_run=args.dry_run, summary=summary)
+
+    def finish() -> int | None:
+        print(summary.line(args.dry_run))
+        return EXIT_CHECK_FAILED if summary.failed else None
+
+    return finish
+
+
+def cmd_hosts(env: dict[str, Any], args: argparse.Namespace) -> After | None:
+    registry = env["registry"]
+    settings = registry["nsupdate.settings"]
+    dbsession = env["request"].dbsession
+    if args.stale_check:
+        summary = maintenance.stale_hosts(
+            dbsession, print, postman=_postman(env, args), default_ttl=settings.default_ttl,
+            backends=registry["nsupdate.dns_backends"], notify_user=args.notify_user,
+            dry_run=args.dry_run, progress=_progress(args))
+        return _then(_remove_records(env, summary.dns), lambda: print(summary.line(args.dry_run)))
+    host_filter = maintenance.HostFilter(
+        domain=args.domain, owner=args.owner, abuse=args.abuse, abuse_blocked=args.abuse_blocked,
+        unavailable=args.unavailable, faults=args.faults, stale_days=args.stale_days)
+    count = 0
+    if args.csv:
+        print(maintenance.csv_line(list(maintenance.HOST_COLUMNS)))
+    for cells in maintenance.host_rows(dbsession, host_filter):
+        count += 1
+        if args.csv:
+            print(maintenance.csv_line(cells))
+        else:
+            # fqdn owner available abuse abuse_blocked C S A (as faults --show-* prints them)
+            print(" ".join(cells[:5]) + " " + " ".join(f"{c:<6}" for c in cells[5:8]).rstrip())
+    print(f"hosts: {count} listed", file=sys.stderr)
+    return None
+
+
+def cmd_users(env: dict[str, Any], args: argparse.Namespace) -> After:
+    summary = maintenance.stale_users(env["request"].dbsession, print, dry_run=args.dry_run)
+    return lambda: print(summary.line(args.dry_run))
+
+
+def cmd_testuser(env: dict[str, Any], args: argparse.Namespace) -> After:
+    registry = env["registry"]
+    settings = registry["nsupdate.settings"]
+    email = args.email or parseaddr(settings.mail_default_sender)[1]
+    if not email:
+        raise CommandError("give --email (mail.default_sender is not set)")
+    dbsession = env["request"].dbsession
+    summary = maintenance.reset_test_user(
+        dbsession, args.username, args.password, email, registry["nsupdate.dns_backends"],
+        settings.default_ttl, dry_run=args.dry_run)
+    if not args.dry_run:
+        maintenance.audit(dbsession, "testuser", f"removed {summary.hosts} hosts and "
+                          f"{summary.domains} domains", target_type="user", target=args.username)
+
+    def finish() -> None:
+        if not args.dry_run:
+            print("Successfully reinitialized the test user")
+        state = "created" if summary.created else "reset"
+        print(f"testuser: {args.username} {state}, {summary.hosts} hosts and {summary.domains} "
+              f"domains removed" + (" (dry run: nothing changed)" if args.dry_run else ""))
+
+    return _then(_remove_records(env, summary.dns), finish)
+
+
 def _word(flag: bool) -> str:
     return "yes" if flag else "no"
 
@@ -213,14 +472,23 @@ def _fail(message: str) -> None:
 
 
 def run(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    validate = getattr(args, "validate", None)
+    problem = validate(args) if callable(validate) else ""
+    if problem:
+        parser.error(problem)
     env = None
     try:
         setup_logging(args.config_uri)
         with bootstrap(args.config_uri, options={START_NAMESERVER_OPTION: "false"}) as env, \
                 env["request"].tm:
-            args.handler(env, args)
-        return 0
+            after = args.handler(env, args)
+        # Committed: now what must not happen for a rolled-back run (DNS removals, the summary),
+        # and the mails the commit released leave before the process ends.
+        code = after() if callable(after) else None
+        env["registry"]["nsupdate.outbox"].flush(timeout=60)
+        return code or 0
     except (CommandError, ServiceError, NotFound) as error:
         _fail(f"error: {_message(env, error)}")
     except SettingsError as error:
