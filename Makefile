@@ -7,6 +7,8 @@ BIN := $(VENV)/bin
 export PYTHONWARNINGS := ignore:pkg_resources is deprecated:UserWarning
 # Debian packages the test suite starts real servers from.
 TEST_PACKAGES := bind9 bind9-dnsutils postgresql pdns-server pdns-backend-sqlite3 knot ddclient inadyn
+# The browser test drives Debian's Chromium through Playwright (never "playwright install").
+TEST_PACKAGES += chromium fonts-dejavu-core
 
 .PHONY: run test install install-test migrate catalogs lint admin-hint clean
 

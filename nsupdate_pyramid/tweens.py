@@ -22,9 +22,17 @@ CONTENT_SECURITY_POLICY = (
 )
 
 
-def security_headers(tls: bool) -> dict[str, str]:
-    """Every header of the set; HSTS only when the site is served over https."""
-    headers = {**SECURITY_HEADERS, "Content-Security-Policy": CONTENT_SECURITY_POLICY}
+def security_headers(tls: bool, form_targets: tuple[str, ...] = ()) -> dict[str, str]:
+    """Every header of the set; HSTS only when the site is served over https.
+
+    ``form_targets``: origins our forms may lead to besides our own. The remote-login buttons
+    POST to us and are redirected to the provider, and browsers apply form-action to that
+    redirect too.
+    """
+    policy = CONTENT_SECURITY_POLICY
+    if form_targets:
+        policy = policy.replace("form-action 'self'", " ".join(("form-action 'self'", *form_targets)))
+    headers = {**SECURITY_HEADERS, "Content-Security-Policy": policy}
     if tls:
         headers["Strict-Transport-Security"] = "max-age=31536000"
     return headers
@@ -32,7 +40,9 @@ def security_headers(tls: bool) -> dict[str, str]:
 
 def security_headers_tween_factory(handler: Callable[[Request], Response],
                                    registry: Registry) -> Callable[[Request], Response]:
-    required = security_headers(registry["nsupdate.settings"].we_have_tls)
+    providers = registry.get("nsupdate.remote_providers", {}).values()
+    required = security_headers(registry["nsupdate.settings"].we_have_tls,
+                                tuple(sorted({p.authorize_origin() for p in providers})))
 
     def security_headers_tween(request: Request) -> Response:
         response = handler(request)

@@ -515,9 +515,14 @@ def test_every_remote_view_declares_a_permission(remote_app: Any) -> None:
 
 
 def test_buttons_only_for_configured_providers(client: AppClient, browser: AppClient) -> None:
-    assert "remote-github" not in client.get("/login").forms
+    page = client.get("/login")
+    assert "remote-github" not in page.forms
+    assert "form-action 'self';" in page.headers["Content-Security-Policy"]
     page = browser.get("/login")
     assert {"remote-github", "remote-google", "remote-bitbucket"} <= set(page.forms)
+    # the buttons' POST is redirected to the provider: the CSP lets exactly those through
+    assert "form-action 'self' https://accounts.google.com https://bitbucket.org https://github.com;" \
+        in page.headers["Content-Security-Policy"]
 
 
 def test_provider_settings_are_checked() -> None:

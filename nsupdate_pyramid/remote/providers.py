@@ -27,6 +27,7 @@ from __future__ import annotations
 import hmac
 import secrets
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 from pyramid.config import Configurator
@@ -68,6 +69,11 @@ class OAuth2Provider:
 
     def authorize_url(self) -> str:
         raise NotImplementedError
+
+    def authorize_origin(self) -> str:
+        """Where the login buttons' POST is redirected to (the pages' CSP form-action allows it)."""
+        parts = urlsplit(self.authorize_url())
+        return f"{parts.scheme}://{parts.netloc}"
 
     def authorize_params(self, request: Request, state: str) -> dict[str, str]:
         params = {"client_id": self.consumer_key, "response_type": "code", "state": state,
