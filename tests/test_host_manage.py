@@ -368,3 +368,62 @@ def test_anonymous_is_sent_to_login(client: AppClient, alice: Any, make_domain: 
         response = client.get(f"/hosts/home.example.org/{name}", expect_errors=True)
         assert response.status_int in (303, 404)
     assert client.get("/hosts/add").status_int == 303
+
+
+# --- reverse DNS through a resolver of our own ---------------------------------------------------
+
+@pytest.fixture
+def ptr_server() -> Any:
+    """A one-socket DNS server on loopback: PTR for 192.0.2.5, NXDOMAIN for anything else."""
+    import socket
+    import threading
+
+    import dns.message
+    import dns.rcode
+    import dns.rrset
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.settimeout(0.2)
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                wire, peer = sock.recvfrom(4096)
+            except OSError:
+                continue
+            query = dns.message.from_wire(wire)
+            reply = dns.message.make_response(query)
+            qname = query.question[0].name
+            if qname.to_text() == "5.2.0.192.in-addr.arpa.":
+                reply.answer.append(dns.rrset.from_text(qname, 60, "IN", "PTR", "router.example.net."))
+            else:
+                reply.set_rcode(dns.rcode.NXDOMAIN)
+            sock.sendto(reply.to_wire(), peer)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield sock.getsockname()[1]
+    stop.set()
+    thread.join(timeout=2)
+    sock.close()
+
+
+def test_reverse_names_of_the_published_addresses(settings: dict[str, str], session_factory: Any,
+                                                  ptr_server: int, alice: Any, make_domain: Any,
+                                                  make_host: Any, dbsession: Any) -> None:
+    from nsupdate_pyramid import main
+
+    site = main({}, **{**settings, "nsupdate.resolvers": f"127.0.0.1:{ptr_server}"})
+    site.registry["dbsession_factory"] = session_factory
+    make_domain("example.org", alice)
+    make_host("home.example.org", alice)
+    row = host_row(dbsession, "home.example.org")
+    row.published_ipv4, row.published_ipv6 = "192.0.2.5", "2001:db8::5"
+    dbsession.commit()
+    browser = AppClient(site, extra_environ={"HTTP_HOST": "example.com"})
+    browser.login("alice")
+    page = browser.get("/hosts/home.example.org/")
+    assert "reverse DNS: router.example.net" in page.text
+    assert "no reverse DNS name" in page.text  # the IPv6 address has none
