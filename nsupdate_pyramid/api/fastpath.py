@@ -10,6 +10,7 @@ Names in ``nsupdate.bad_hosts`` are refused by the service before any database w
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -17,6 +18,7 @@ from typing import Any
 from ..services import dyndns
 from ..tweens import security_headers
 from .environment import query_params, update_env
+from .updatelog import STARTED, log_answer
 
 log = logging.getLogger(__name__)
 MODES = {"/nic/update": dyndns.UPDATE, "/nic/delete": dyndns.DELETE}
@@ -36,6 +38,7 @@ class FastPath:
 
     def __call__(self, environ: dict[str, Any],
                  start_response: Callable[..., Any]) -> Iterable[bytes]:
+        environ[STARTED] = time.perf_counter()
         mode = MODES.get(environ.get("PATH_INFO", ""))
         if mode is None or environ.get("REQUEST_METHOD") != "GET":
             return self.app(environ, start_response)
@@ -47,8 +50,11 @@ class FastPath:
         except Exception:
             incident = uuid.uuid4().hex[:12]
             log.exception("update API error %s on GET %r", incident, environ.get("PATH_INFO"))
-            return self._reply(start_response, dyndns.Answer("911"), [("X-Incident", incident)])
-        return self._reply(start_response, answer)
+            answer, extra = dyndns.Answer("911"), [("X-Incident", incident)]
+        else:
+            extra = None
+        log_answer(environ, self.settings, answer, params)
+        return self._reply(start_response, answer, extra)
 
     def _reply(self, start_response: Callable[..., Any], answer: dyndns.Answer,
                extra: list[tuple[str, str]] | None = None) -> Iterable[bytes]:

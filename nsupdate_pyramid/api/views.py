@@ -16,6 +16,7 @@ from ..services import dyndns
 from ..services.ipaddr import client_address, parse_address, request_uses_tls
 from ..views.helpers import login_url
 from .environment import parse_pairs, query_params, update_env
+from .updatelog import log_answer
 
 log = logging.getLogger(__name__)
 ALLOWED_METHODS = ("GET", "POST")
@@ -29,6 +30,8 @@ def text(body: str, status: int = 200, **headers: str) -> Response:
 
 
 def answer_response(request: Request, answer: dyndns.Answer) -> Response:
+    log_answer(request.environ, request.app_settings, answer,
+               fqdn=(request.matchdict or {}).get("fqdn", ""))
     headers = {}
     if answer.challenge:
         realm = request.app_settings.service_name.replace('"', "'")
