@@ -25,7 +25,7 @@ def includeme(config: Configurator) -> None:
         config.include(name)
     # Only packages with view or subscriber decorators need scanning; the nameserver and the
     # provider backends are imported when configured, not by every web process.
-    config.scan(ignore=[".scripts", ".nameserver", ".dns"])
+    config.scan(ignore=[".scripts", ".nameserver", ".dns", ".remote"])
 
 
 def main(global_config: dict[str, Any] | None, **settings: Any) -> Router:

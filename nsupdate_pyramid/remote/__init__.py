@@ -5,15 +5,32 @@ they decide is in ``services/remote_logins.py``.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from pyramid.config import Configurator
 
-from .providers import STATE_KEY, OAuth2Provider, add_remote_login, build_providers
+if TYPE_CHECKING:
+    from .providers import OAuth2Provider
 
-__all__ = ["STATE_KEY", "OAuth2Provider", "add_remote_login", "build_providers", "includeme"]
+__all__ = ["OAuth2Provider", "includeme"]
+
+
+def __getattr__(name: str) -> Any:
+    """``OAuth2Provider`` and friends on demand: the providers module imports ``requests``."""
+    from . import providers
+
+    return getattr(providers, name)
 
 
 def includeme(config: Configurator) -> None:
-    providers = build_providers(config.registry["nsupdate.settings"])
+    settings = config.registry["nsupdate.settings"]
+    if not settings.remote_providers():
+        # No remote login configured: spare every web process the HTTP client (5 MiB).
+        config.registry["nsupdate.remote_providers"] = {}
+        return
+    from .providers import add_remote_login, build_providers
+
+    providers = build_providers(settings)
     config.registry["nsupdate.remote_providers"] = {p.name: p for p in providers}
     for provider in providers:
         add_remote_login(config, provider)
