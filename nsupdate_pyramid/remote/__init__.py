@@ -5,6 +5,7 @@ they decide is in ``services/remote_logins.py``.
 """
 from __future__ import annotations
 
+import importlib
 from typing import TYPE_CHECKING, Any
 
 from pyramid.config import Configurator
@@ -17,9 +18,9 @@ __all__ = ["OAuth2Provider", "includeme"]
 
 def __getattr__(name: str) -> Any:
     """``OAuth2Provider`` and friends on demand: the providers module imports ``requests``."""
-    from . import providers
-
-    return getattr(providers, name)
+    if name.startswith("__"):
+        raise AttributeError(name)
+    return getattr(importlib.import_module(f"{__name__}.providers"), name)
 
 
 def includeme(config: Configurator) -> None:
