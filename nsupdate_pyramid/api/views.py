@@ -14,7 +14,7 @@ from webob.multidict import MultiDict
 
 from ..services import dyndns
 from ..services.ipaddr import client_address, parse_address, request_uses_tls
-from ..views.helpers import login_url
+from ..views.helpers import login_url, release_transaction
 from .environment import parse_pairs, query_params, update_env
 from .updatelog import log_answer
 
@@ -94,7 +94,9 @@ def _owner_view(request: Request, mode: str) -> Response:
     # page's JavaScript sends the session's CSRF token (header or parameter), also with GET.
     if not check_csrf_token(request, raises=False):
         return text("missing or wrong CSRF token", 403)
-    answer = dyndns.handle_owner_request(_env(request), _params(request), identity.user_id, mode)
+    user_id, params = identity.user_id, _params(request)
+    release_transaction(request)  # SQLite: the login's transaction would block the service's writes
+    answer = dyndns.handle_owner_request(_env(request), params, user_id, mode)
     return answer_response(request, answer)
 
 

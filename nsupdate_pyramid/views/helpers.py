@@ -25,3 +25,14 @@ def login_url(request: Request) -> str:
 def flash(request: Request, message: object, queue: str = "info") -> None:
     """Store a message, translated now so the next page shows it in the user's language."""
     request.session.flash(request.localizer.translate(message), queue=queue)
+
+
+def release_transaction(request: Request) -> None:
+    """End the request's read-only transaction before calling the update service.
+
+    The service writes the host through connections of its own (services/hoststore.py). On
+    SQLite the request's transaction (BEGIN IMMEDIATE, opened to load the login) holds the
+    write lock they would wait for until busy_timeout. ORM objects loaded so far are expired.
+    """
+    request.tm.abort()
+    request.tm.begin()
