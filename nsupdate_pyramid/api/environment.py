@@ -12,17 +12,22 @@ from ..models import utcnow
 from ..services import dyndns
 from ..services.ipaddr import client_address_of, uses_tls
 from ..services.thirdparty import ServiceCall
+from . import abusemail
 
 
 def update_env(registry: Registry, environ: dict[str, Any]) -> dyndns.UpdateEnv:
     settings = registry["nsupdate.settings"]
     forwarder = registry["nsupdate.thirdparty"]
+    store = registry["nsupdate.hoststore"]
 
     def forward(calls: list[ServiceCall]) -> None:
         forwarder.submit(calls, registry["dbsession_factory"])
 
+    def flagged(host_id: int, fqdn: str, address: str) -> None:
+        abusemail.host_flagged(registry, environ, store, host_id, fqdn, address)
+
     return dyndns.UpdateEnv(
-        store=registry["nsupdate.hoststore"],
+        store=store,
         settings=settings,
         # An unknown name (removed from the ini) raises KeyError: answered 911 and logged.
         backend_for=registry["nsupdate.dns_backends"].__getitem__,
@@ -31,6 +36,7 @@ def update_env(registry: Registry, environ: dict[str, Any]) -> dyndns.UpdateEnv:
         tls=uses_tls(environ, settings.trusted_proxies),
         client_address=client_address_of(environ, settings.trusted_proxies),
         forward=forward,
+        flagged=flagged,
     )
 
 

@@ -126,6 +126,8 @@ class UpdateEnv:
     client_address: str
     # Gets the third-party calls of successful updates once they are committed.
     forward: Callable[[list[ServiceCall]], None] | None = None
+    # Told (host id, fqdn, address) once a request's flagging of its host for abuse is committed.
+    flagged: Callable[[int, str, str], None] | None = None
 
 
 class NeedsWrite(Exception):
@@ -218,6 +220,7 @@ class HostUpdater:
         # Otherwise what related hosts and services are read from while publishing.
         self.connection = connection
         self.calls: list[ServiceCall] = []
+        self.flagged_for = ""  # the bad address with which this request flagged the host
         self.fqdn = host.fqdn
         self.lan_given = False  # the request carries lanip=
         # What this request has published so far (a later address of the same family wins).
@@ -281,6 +284,8 @@ class HostUpdater:
                 self.zone, self.host.name, rdtype, values[rdtype]))
 
     def _gate(self, action: str) -> Outcome | None:
+        if self.flagged_for:  # an earlier address of this request: its message stays
+            return Outcome("abuse")
         if self.host.abuse or self.host.abuse_blocked:
             self.client_message(results.abusive(self.fqdn, action), fault=False)
             return Outcome("abuse")
@@ -413,6 +418,7 @@ class HostUpdater:
 
     def _blacklisted(self, text: str) -> Outcome:
         self._publishing()
+        self.flagged_for = text  # the gate let it through: the host was not flagged before
         self.changes.values.update({"abuse": True, "abuse_blocked": True,
                                     "published_ipv4": "", "published_ipv6": ""})
         self.client_message(results.blacklisted_ip(self.fqdn, text), fault=True)
@@ -491,6 +497,8 @@ def _apply(env: UpdateEnv, host: Row[Any], changes: HostChanges,
             updater = HostUpdater(env, host, optimistic, connection)
             answer = attempt(updater)
         expect = {column: getattr(host, column) for column in PUBLISHED_COLUMNS}
+        if updater.flagged_for:  # only one request may flag (and mail) a host that is not yet
+            expect.update(abuse=host.abuse, abuse_blocked=host.abuse_blocked)
         with store.write_one() as connection:
             saved = optimistic.save(connection, store, expect)
         if not saved:
@@ -499,6 +507,8 @@ def _apply(env: UpdateEnv, host: Row[Any], changes: HostChanges,
                 return answer
     if updater.calls and env.forward is not None:
         env.forward(updater.calls)
+    if updater.flagged_for and env.flagged is not None:
+        env.flagged(host.id, updater.fqdn, updater.flagged_for)
     return answer
 
 
