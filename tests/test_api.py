@@ -616,18 +616,23 @@ def test_lanip_reaches_the_builtin_nameserver(client: AppClient, builtin: Any, a
 
 def test_lan_address_set_on_the_host(client: AppClient, builtin: Any, alice: Any, make_host: Any,
                                      dbsession: Any) -> None:
-    """What the host page and ``nsupdate-admin host set --lan-ip`` call."""
+    """What the host page and ``nsupdate-admin host set --lan-ip`` call: the setting, then
+    (after the caller's commit) the nameserver."""
+    from nsupdate_pyramid.services import domains as domain_service
     from nsupdate_pyramid.services import hosts as host_service
     from nsupdate_pyramid.services.errors import InvalidValue
 
     host, secret = make_host("pc.lan.example.net", alice)
     assert Router(client, "pc.lan.example.net", secret).update(myip="203.0.113.20").text \
         == "good 203.0.113.20"
-    assert host_service.set_lan_address(host, " 192.168.7.7 ", builtin, 60) == "192.168.7.7"
-    dbsession.flush()
+    zone = domain_service.zone_info(host.domain, 60)
+    lan = host_service.set_lan_address(host, " 192.168.7.7 ")
+    assert lan == host.lan_ip == "192.168.7.7"
+    host_service.publish_lan_address(builtin, zone, host.name, lan)
     assert lan_rows(dbsession, "pc", "A") == [("203.0.113.20", "192.168.7.7")]
     with pytest.raises(InvalidValue):
-        host_service.set_lan_address(host, "192.168.7.300", builtin, 60)
+        host_service.set_lan_address(host, "192.168.7.300")
     assert host.lan_ip == "192.168.7.7"
-    assert host_service.set_lan_address(host, "", builtin, 60) == ""
+    host_service.publish_lan_address(builtin, zone, host.name, host_service.set_lan_address(host, ""))
     assert lan_rows(dbsession, "pc", "A") == [("203.0.113.20", "")]
+    host_service.publish_lan_address(None, zone, host.name, "192.168.7.8")  # no split horizon: nothing

@@ -278,9 +278,16 @@ def cmd_host_set(env: dict[str, Any], args: argparse.Namespace) -> None:
                            abuse_blocked=args.abuse_blocked)
     if args.lan_ip is not None:
         registry = env["registry"]
-        host_service.set_lan_address(host, args.lan_ip,
-                                     registry["nsupdate.dns_backends"].get(host.domain.backend),
-                                     registry["nsupdate.settings"].default_ttl)
+        lan = host_service.set_lan_address(host, args.lan_ip)
+        backend = registry["nsupdate.dns_backends"].get(host.domain.backend)
+        zone = domain_service.zone_info(host.domain, registry["nsupdate.settings"].default_ttl)
+        name = host.name
+        # Commit first: the built-in backend writes through its own connection, which on
+        # SQLite would wait for this transaction's write lock.
+        env["request"].tm.commit()
+        env["request"].tm.begin()
+        host_service.publish_lan_address(backend, zone, name, lan)
+        host = _host(env, args.fqdn)
     print(f"{host.fqdn}: available={_word(host.available)} abuse={_word(host.abuse)} "
           f"abuse_blocked={_word(host.abuse_blocked)}")
     if args.lan_ip is not None:

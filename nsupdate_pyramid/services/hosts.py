@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
 from ..dns.errors import DNSBackendError
+from ..dns.zone import ZoneInfo
 from ..i18n import _
 from ..models import BlacklistedHost, Domain, Host, User
 from ..security import secrets
@@ -101,27 +102,33 @@ def set_flags(host: Host, *, available: bool | None = None, abuse: bool | None =
         host.abuse_blocked = abuse_blocked
 
 
-def set_lan_address(host: Host, value: str, backend: Any, default_ttl: int) -> str:
+def set_lan_address(host: Host, value: str) -> str:
     """Set (or with "" remove) the host's LAN address; returns it in canonical form.
 
-    A backend with a split horizon (the built-in nameserver) gets it at once, for the
-    record of its family; other backends have none, and it stays a setting of the host.
+    Only the setting: give it to the nameserver with ``publish_lan_address`` after the
+    caller's transaction is committed (the built-in backend writes through its own
+    connection, which on SQLite would wait for the caller's write lock).
     """
     try:
         lan = parse_lan_address(value)
     except BadAddress:
         raise InvalidValue(_("Not a usable IP address.")) from None
     host.lan_ip = lan
-    set_lan = getattr(backend, "set_lan", None)
-    if set_lan is not None:
-        zone = zone_info(host.domain, default_ttl)
-        try:
-            for rdtype, lan_value in lan_values(lan).items():
-                set_lan(zone, host.name, rdtype, lan_value)
-        except DNSBackendError as error:
-            raise BackendFailed(_("The nameserver did not take the change: ${detail}",
-                                  mapping={"detail": error.message})) from None
     return lan
+
+
+def publish_lan_address(backend: Any, zone: ZoneInfo, name: str, lan: str) -> None:
+    """Hand the LAN address to a backend with a split horizon (the built-in nameserver), for
+    the record of its family; other backends have none, and it stays a setting of the host."""
+    set_lan = getattr(backend, "set_lan", None)
+    if set_lan is None:
+        return
+    try:
+        for rdtype, lan_value in lan_values(lan).items():
+            set_lan(zone, name, rdtype, lan_value)
+    except DNSBackendError as error:
+        raise BackendFailed(_("The nameserver did not take the change: ${detail}",
+                              mapping={"detail": error.message})) from None
 
 
 def edit_host(host: Host, *, comment: str, available: bool, netmask_ipv4: int,

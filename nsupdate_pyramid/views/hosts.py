@@ -17,7 +17,7 @@ from ..services import accounts, clientconfig, lookups
 from ..services import domains as domain_service
 from ..services import hosts as host_service
 from ..services.errors import ServiceError
-from .helpers import flash
+from .helpers import commit_transaction, flash
 
 #: Seconds all reverse lookups of one host page may take together.
 REVERSE_BUDGET = 2.0
@@ -95,14 +95,23 @@ def set_lan_address(context: HostResource, request: Request) -> dict | Response:
     """The split-horizon address: the built-in nameserver answers it to the host's own network."""
     host = context.host
     value = request.POST.get("lan_ip", "")[:100]
-    backend = request.registry["nsupdate.dns_backends"].get(host.domain.backend)
     try:
-        lan = host_service.set_lan_address(host, value, backend, request.app_settings.default_ttl)
+        lan = host_service.set_lan_address(host, value)
     except ServiceError as error:
         request.response.status_int = 400
-        return view_host(context, request, value, request.localizer.translate(error.args[0]))
+        return {"host": host, "lan_ip": value, "lan_error": request.localizer.translate(error.args[0])}
+    backend = request.registry["nsupdate.dns_backends"].get(host.domain.backend)
+    zone = domain_service.zone_info(host.domain, request.app_settings.default_ttl)
+    name, location = host.name, request.resource_url(context)
+    commit_transaction(request)  # the setting is kept even if the nameserver fails below
+    try:
+        host_service.publish_lan_address(backend, zone, name, lan)
+    except ServiceError as error:
+        flash(request, _("LAN address saved, but not published: ${reason}",
+                         mapping={"reason": request.localizer.translate(error.args[0])}), "error")
+        return HTTPSeeOther(location=location)
     flash(request, _("LAN address saved.") if lan else _("LAN address removed."), "success")
-    return HTTPSeeOther(location=request.resource_url(context))
+    return HTTPSeeOther(location=location)
 
 
 @view_config(context=HostResource, name="edit", permission=Permission.EDIT.value,
