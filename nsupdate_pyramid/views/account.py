@@ -24,7 +24,7 @@ from ..services.domains import domains_for_user
 from ..services.errors import InvalidValue, NotFound
 from ..services.hosts import hosts_for_user
 from .auth import log_in
-from .helpers import flash
+from .helpers import flash, flash_record_failures, remove_records_after_commit
 
 EDIT = Permission.EDIT.value
 
@@ -190,20 +190,10 @@ def _say_what_was_done(request: Request, report: accounts.DeletionReport) -> Non
     for domain, heir in report.domains_kept:
         flash(request, _("The domain ${domain} was kept because other users have hosts in it; "
                          "it now belongs to ${owner}.", mapping={"domain": domain, "owner": heir}))
-    backends = request.registry["nsupdate.dns_backends"]
+    remove_records_after_commit(request, report, _say_records_removed)
 
-    def after_commit(committed: bool) -> None:
-        if not committed or not report.dns:
-            return
-        failures = accounts.remove_records(report, backends)
-        removed = sum(len(cleanup.fqdns) for cleanup in report.dns) - len(failures)
-        if removed:
-            flash(request, _("Removed the DNS records of ${count} names.",
-                             mapping={"count": removed}))
-        for fqdn, reason in failures:
-            flash(request, _("The DNS records of ${name} could not be removed (${reason}); "
-                             "ask the administrator to remove them.",
-                             mapping={"name": fqdn, "reason": request.localizer.translate(reason)}),
-                  "warning")
 
-    request.tm.get().addAfterCommitHook(after_commit)
+def _say_records_removed(request: Request, failures: list[tuple[str, object]], removed: int) -> None:
+    if removed:
+        flash(request, _("Removed the DNS records of ${count} names.", mapping={"count": removed}))
+    flash_record_failures(request, failures, removed)

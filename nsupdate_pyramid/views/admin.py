@@ -20,7 +20,7 @@ from ..security import Permission
 from ..services import accounts
 from ..services import admin as admin_service
 from ..services.errors import ServiceError
-from .helpers import flash
+from .helpers import flash, remove_records_after_commit
 
 ADMIN = Permission.ADMIN.value
 
@@ -34,21 +34,16 @@ def _ttl(request: Request) -> int:
     return request.registry["nsupdate.settings"].default_ttl
 
 
+def _say_failed_names(request: Request, failures: list[tuple[str, object]], removed: int) -> None:
+    """Admins get one line naming every name whose records stayed."""
+    if failures:
+        flash(request, _("Some DNS records could not be removed: ${names}",
+                         mapping={"names": ", ".join(name for name, _r in failures)}), "warning")
+
+
 def _remove_records_after_commit(request: Request, report: accounts.DeletionReport) -> None:
     """DNS records of deleted or flagged hosts go once the change is committed."""
-    if not report.dns:
-        return
-    backends = request.registry["nsupdate.dns_backends"]
-
-    def after_commit(committed: bool) -> None:
-        if committed:
-            failures = accounts.remove_records(report, backends)
-            if failures:
-                flash(request, _("Some DNS records could not be removed: ${names}",
-                                 mapping={"names": ", ".join(name for name, _r in failures)}),
-                      "warning")
-
-    request.tm.get().addAfterCommitHook(after_commit)
+    remove_records_after_commit(request, report, _say_failed_names)
 
 
 def _nav(request: Request) -> list[tuple[str, Any]]:

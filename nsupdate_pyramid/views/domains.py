@@ -19,8 +19,7 @@ from ..services import domains as domain_service
 from ..services import nsconfig
 from ..services.errors import AlreadyExists, ServiceError
 from ..services.lookups import NameKind
-from .helpers import flash
-from .hosts import remove_after_commit
+from .helpers import flash, remove_records_after_commit
 
 
 @view_config(context=Domains, permission=Permission.LIST.value, request_method="GET",
@@ -141,7 +140,7 @@ def delete_domain(context: DomainResource, request: Request) -> dict | Response:
             error = exc.args[0]
             request.response.status_int = 400
         else:
-            remove_after_commit(request, report)
+            remove_records_after_commit(request, report)
             flash(request, _("Domain ${name} deleted.", mapping={"name": name}), "success")
             return HTTPSeeOther(location=request.resource_url(context.__parent__))
     return {"domain": domain, "error": error,

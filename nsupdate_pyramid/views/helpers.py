@@ -1,9 +1,16 @@
 """Small things several views need."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from urllib.parse import urlencode, urlsplit
 
 from pyramid.request import Request
+
+from ..i18n import _
+from ..services import accounts
+
+#: Reports how removing DNS records went: (request, failures as (fqdn, reason), names removed).
+RecordsOutcome = Callable[[Request, list[tuple[str, object]], int], None]
 
 
 def safe_came_from(request: Request, came_from: str | None, default: str) -> str:
@@ -46,3 +53,30 @@ def release_transaction(request: Request) -> None:
     """
     request.tm.abort()
     request.tm.begin()
+
+
+def flash_record_failures(request: Request, failures: list[tuple[str, object]], removed: int) -> None:
+    """One warning per name whose records stayed, with the reason."""
+    for fqdn, reason in failures:
+        flash(request, _("The DNS records of ${name} could not be removed (${reason}); "
+                         "ask the administrator to remove them.",
+                         mapping={"name": fqdn, "reason": request.localizer.translate(reason)}),
+              "warning")
+
+
+def remove_records_after_commit(request: Request, report: accounts.DeletionReport,
+                                say: RecordsOutcome = flash_record_failures) -> None:
+    """Remove the DNS records of what was deleted once the deletion is committed (backends
+    write through connections of their own), then let ``say`` report how it went (the session
+    cookie is written after the transaction has ended)."""
+    if not report.dns:
+        return
+    backends = request.registry["nsupdate.dns_backends"]
+
+    def after_commit(committed: bool) -> None:
+        if not committed:
+            return
+        failures = accounts.remove_records(report, backends)
+        say(request, failures, sum(len(cleanup.fqdns) for cleanup in report.dns) - len(failures))
+
+    request.tm.get().addAfterCommitHook(after_commit)

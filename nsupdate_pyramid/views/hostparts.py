@@ -17,8 +17,7 @@ from ..security import Permission
 from ..services import accounts, hostparts
 from ..services import hosts as host_service
 from ..services.errors import ServiceError
-from .helpers import flash
-from .hosts import remove_after_commit
+from .helpers import flash, remove_records_after_commit
 
 VIEW, EDIT = Permission.VIEW.value, Permission.EDIT.value
 
@@ -31,7 +30,7 @@ def _put_error(form: Form, error: ServiceError, default_field: str) -> None:
 def _remove_names(request: Request, host: object, names: list[str]) -> None:
     report = accounts.DeletionReport("", dns=[host_service.dns_cleanup(
         host, names, request.app_settings.default_ttl)])
-    remove_after_commit(request, report)
+    remove_records_after_commit(request, report)
 
 
 def _container(context: object) -> object:

@@ -13,11 +13,11 @@ from ..i18n import _
 from ..models import User
 from ..resources import HostResource, Hosts
 from ..security import Permission
-from ..services import accounts, clientconfig, lookups
+from ..services import clientconfig, lookups
 from ..services import domains as domain_service
 from ..services import hosts as host_service
 from ..services.errors import ServiceError
-from .helpers import commit_transaction, flash
+from .helpers import commit_transaction, flash, remove_records_after_commit
 
 #: Seconds all reverse lookups of one host page may take together.
 REVERSE_BUDGET = 2.0
@@ -132,23 +132,6 @@ def edit_host(context: HostResource, request: Request) -> dict | Response:
     return {"host": host, "form": form}
 
 
-def remove_after_commit(request: Request, report: accounts.DeletionReport) -> None:
-    """Delete the DNS records of what was deleted once the deletion is committed, and say how
-    that went (the session cookie is written after the transaction has ended)."""
-    backends = request.registry["nsupdate.dns_backends"]
-
-    def after_commit(committed: bool) -> None:
-        if not committed or not report.dns:
-            return
-        for fqdn, reason in accounts.remove_records(report, backends):
-            flash(request, _("The DNS records of ${name} could not be removed (${reason}); "
-                             "ask the administrator to remove them.",
-                             mapping={"name": fqdn, "reason": request.localizer.translate(reason)}),
-                  "warning")
-
-    request.tm.get().addAfterCommitHook(after_commit)
-
-
 @view_config(context=HostResource, name="delete", permission=Permission.DELETE.value,
              request_method=("GET", "POST"), renderer="hosts/delete.jinja2")
 def delete_host(context: HostResource, request: Request) -> dict | Response:
@@ -163,7 +146,7 @@ def delete_host(context: HostResource, request: Request) -> dict | Response:
             error = exc.args[0]
             request.response.status_int = 400
         else:
-            remove_after_commit(request, report)
+            remove_records_after_commit(request, report)
             flash(request, _("Host ${fqdn} deleted.", mapping={"fqdn": fqdn}), "success")
             return HTTPSeeOther(location=request.resource_url(context.__parent__))
     return {"host": host, "error": error}
