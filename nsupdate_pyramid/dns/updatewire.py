@@ -19,7 +19,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 import dns.name
-import dns.rdata
 import dns.tsig
 
 OPCODE_UPDATE = 5
@@ -79,10 +78,6 @@ class Request:
     mac: bytes
 
 
-def rdata_wire(rdata: dns.rdata.Rdata) -> bytes:
-    return rdata.to_digestable()
-
-
 def render(zone: dns.name.Name, changes: Iterable[RRsetChange], key: SigningKey | None,
            now: float | None = None) -> Request:
     """The UPDATE message, signed when a key is given (MAC over message + TSIG variables)."""
@@ -97,10 +92,9 @@ def render(zone: dns.name.Name, changes: Iterable[RRsetChange], key: SigningKey 
                                                    len(rdata)) + rdata)
         count += 1 + len(change.rdatas)
     payload = b"".join(body)
-    if key is None:
-        return Request(struct.pack("!HHHHHH", query_id, FLAGS_UPDATE, 1, 0, count, 0) + payload,
-                       query_id, zone_entry, None, b"")
     unsigned = struct.pack("!HHHHHH", query_id, FLAGS_UPDATE, 1, 0, count, 0) + payload
+    if key is None:
+        return Request(unsigned, query_id, zone_entry, None, b"")
     signed_at = int(time.time() if now is None else now)
     times = struct.pack("!HIH", signed_at >> 32, signed_at & 0xFFFFFFFF, FUDGE)
     variables = (key.name + struct.pack("!HI", CLASS_ANY, 0) + key.algorithm + times
