@@ -19,7 +19,6 @@ import os
 import re
 import secrets
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -275,35 +274,11 @@ def postgresql_server() -> Iterator[str]:
     """A throw-away cluster with PostgreSQL's default durability (fsync and synchronous_commit on).
 
     The tests turn durability off for speed; production does not, so neither does the bench.
-    Runs as ``postgres`` when we are root, in the foreground as our child (dnslab.md section 11).
     """
-    from tests.fixtures.postgres import (
-        DATABASE,
-        HOST,
-        SUPERUSER,
-        _owner,
-        create_database,
-        init_cluster,
-        start_server,
-        wait_for_postgres,
-    )
+    from tests.fixtures.postgres import throwaway_cluster
 
-    owner = _owner()
-    base = Path(tempfile.mkdtemp(prefix="nsu-bench-pg-"))  # short: the socket path must fit
-    port = free_port()
-    url = f"postgresql+psycopg://{SUPERUSER}@{HOST}:{port}/{DATABASE}"
-    proc: subprocess.Popen | None = None
-    try:
-        if owner is not None:
-            os.chown(base, owner.pw_uid, owner.pw_gid)
-        data = init_cluster(base, owner)
-        proc = start_server(base, data, port, owner, durable=True)
-        wait_for_postgres(proc, url)
-        yield create_database(url, "nsu_bench")
-    finally:
-        if proc is not None:
-            stop_process(proc, signal.SIGQUIT)
-        shutil.rmtree(base, ignore_errors=True)
+    with throwaway_cluster("nsu-bench-pg-", "nsu_bench", durable=True) as url:
+        yield url
 
 
 # -- settings and data -----------------------------------------------------------------------------
