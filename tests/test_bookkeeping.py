@@ -119,3 +119,51 @@ def test_api_writes_do_not_wait_for_the_wal_flush(committed_db: tuple[str, Engin
         assert write_delta(connection, host_id, Delta(increments={"client_faults": 2}))
     host = _host(engine)
     assert (host.comment, host.client_faults) == ("async", 2)
+
+
+def test_api_reads_and_single_writes_send_one_statement(committed_db: tuple[str, Engine, str]) -> None:
+    """A read of the host and a publishing request's conditional UPDATE are each one statement
+    on the wire (no BEGIN/ROLLBACK/COMMIT around them), and a lazy read that runs nothing takes
+    no connection from the pool; the write still lands, and a stale expectation still loses."""
+    from sqlalchemy import event
+
+    from nsupdate_pyramid.services.dyndns import load_host
+    from nsupdate_pyramid.services.hoststore import Delta, write_delta
+
+    _url, engine, _secret = committed_db
+    host_id = _host(engine).id
+    store = HostStore(lambda: sessionmaker(bind=engine), interval=0)
+    sent: list[str] = []
+    checkouts: list[object] = []
+
+    def statement(conn: Any, cursor: Any, text: str, *args: Any) -> None:
+        sent.append(text.split()[0].upper())
+
+    def checkout(*args: Any) -> None:
+        checkouts.append(args)
+
+    event.listen(engine, "before_cursor_execute", statement)
+    event.listen(engine, "checkout", checkout)
+    try:
+        with store.read() as connection:
+            assert load_host(connection, "home.example.org").id == host_id
+        assert sent == ["SELECT"]
+        sent.clear()
+        with store.write_one() as connection:
+            assert write_delta(connection, host_id, Delta(values={"comment": "one"}),
+                               expect={"published_ipv4": ""})
+        with store.write_one() as connection:
+            assert not write_delta(connection, host_id, Delta(values={"comment": "lost"}),
+                                   expect={"published_ipv4": "192.0.2.9"})
+        assert sent == ["UPDATE", "UPDATE"]
+        checkouts.clear()
+        with store.lazy_read():
+            pass
+        assert checkouts == []
+        with store.lazy_read() as lazy:
+            assert load_host(lazy, "home.example.org").id == host_id
+        assert len(checkouts) == 1
+    finally:
+        event.remove(engine, "before_cursor_execute", statement)
+        event.remove(engine, "checkout", checkout)
+    assert _host(engine).comment == "one"

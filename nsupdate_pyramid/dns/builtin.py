@@ -37,7 +37,7 @@ from zope.interface import implementer
 
 from ..interfaces import IDNSBackend, IZoneKeeper
 from ..models import Domain, Record, Zone, utcnow
-from ..models.meta import SQLITE_BEGIN
+from ..models.meta import sqlite_begin
 from ..models.zone import RecordDeletion
 from .errors import DNSBackendError, DNSConfigError, DNSNotZone, DNSServFail
 from .zone import CheckResult, ZoneInfo
@@ -292,22 +292,21 @@ class BuiltinBackend:
         if self._factory_of is None:
             raise DNSConfigError(f"zone {zone.name}: the builtin backend has no database "
                                  f"(it was not registered through config.add_dns_backend)")
-        token = SQLITE_BEGIN.set("BEGIN IMMEDIATE" if write else "BEGIN")
-        session = self._factory_of()()
-        try:
-            session.begin()
-            yield session
-        except SQLAlchemyError as exc:
-            session.rollback()
-            reason = getattr(exc, "orig", None) or exc
-            raise DNSServFail(f"zone {zone.name}: {what}: the built-in nameserver's database "
-                              f"failed ({type(reason).__name__}: {reason})") from None
-        except BaseException:
-            session.rollback()
-            raise
-        finally:
-            session.close()
-            SQLITE_BEGIN.reset(token)
+        with sqlite_begin("BEGIN IMMEDIATE" if write else "BEGIN"):
+            session = self._factory_of()()
+            try:
+                session.begin()
+                yield session
+            except SQLAlchemyError as exc:
+                session.rollback()
+                reason = getattr(exc, "orig", None) or exc
+                raise DNSServFail(f"zone {zone.name}: {what}: the built-in nameserver's database "
+                                  f"failed ({type(reason).__name__}: {reason})") from None
+            except BaseException:
+                session.rollback()
+                raise
+            finally:
+                session.close()
 
 
 def _zone_key(zone: ZoneInfo) -> str:

@@ -57,7 +57,9 @@ def _prepare_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def on_begin(connection: Any) -> None:
-        connection.exec_driver_sql(SQLITE_BEGIN.get())
+        statement = SQLITE_BEGIN.get()
+        if statement:  # "": each statement commits on its own (pysqlite in autocommit)
+            connection.exec_driver_sql(statement)
 
     @event.listens_for(engine, "handle_error")
     def on_error(context: Any) -> None:

@@ -1,6 +1,8 @@
 """Declarative base with a naming convention, so alembic names constraints stably."""
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import datetime, timezone
 
@@ -38,8 +40,19 @@ class UTCDateTime(TypeDecorator):
 
 
 #: SQLite only: how the next transaction begins. BEGIN IMMEDIATE (the default) takes the write
-#: lock at once; the update API's plain reads set "BEGIN" and need no lock.
+#: lock at once; "BEGIN" defers it to the first write; "" opens no transaction at all, so that
+#: each statement is its own (the update API's single-statement reads and writes).
 SQLITE_BEGIN: ContextVar[str] = ContextVar("sqlite_begin", default="BEGIN IMMEDIATE")
+
+
+@contextmanager
+def sqlite_begin(statement: str) -> Iterator[None]:
+    """Transactions that SQLite connections begin within this block begin with ``statement``."""
+    token = SQLITE_BEGIN.set(statement)
+    try:
+        yield
+    finally:
+        SQLITE_BEGIN.reset(token)
 
 
 def utcnow() -> datetime:

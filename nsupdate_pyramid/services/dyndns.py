@@ -36,7 +36,7 @@ from .addresses import (
     rdtype_of,
 )
 from .breaker import CircuitBreaker
-from .hoststore import Delta, HostStore, write_delta
+from .hoststore import Delta, HostStore, LazyConnection, write_delta
 from .ipaddr import IPAddress, parse_address
 from .related import BadInterfaceId, related_address
 from .thirdparty import ServiceCall, calls_for
@@ -212,7 +212,7 @@ class HostUpdater:
     """Applies one request's addresses to one authenticated host."""
 
     def __init__(self, env: UpdateEnv, host: Row[Any], changes: HostChanges,
-                 connection: Connection | None = None) -> None:
+                 connection: Connection | LazyConnection | None = None) -> None:
         self.env = env
         self.host = host
         self.changes = changes
@@ -493,7 +493,7 @@ def _apply(env: UpdateEnv, host: Row[Any], changes: HostChanges,
     store = env.store
     with store.host_lock(host.id):  # this process's updates of one host, in order
         optimistic = changes.copy()
-        with store.read() as connection:
+        with store.lazy_read() as connection:
             updater = HostUpdater(env, host, optimistic, connection)
             answer = attempt(updater)
         expect = {column: getattr(host, column) for column in PUBLISHED_COLUMNS}

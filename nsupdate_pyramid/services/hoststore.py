@@ -25,7 +25,7 @@ from sqlalchemy import Connection, Engine, Update, bindparam, func, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..models import Host
-from ..models.meta import SQLITE_BEGIN
+from ..models.meta import sqlite_begin
 
 log = logging.getLogger(__name__)
 HOSTS = Host.__table__
@@ -201,12 +201,16 @@ class HostStore:
             with bind.connect() as connection:
                 yield connection.execution_options(isolation_level="AUTOCOMMIT")
             return
-        token = SQLITE_BEGIN.set("BEGIN")
-        try:
-            with bind.connect() as connection:
-                yield connection
-        finally:
-            SQLITE_BEGIN.reset(token)
+        # SQLite likewise: a lone SELECT reads one snapshot; BEGIN and ROLLBACK around it were
+        # two more statements, each a release and re-take of the GIL under load.
+        with sqlite_begin(""), bind.connect() as connection:
+            yield connection
+
+    @contextlib.contextmanager
+    def lazy_read(self) -> Iterator[LazyConnection]:
+        """Like read(), but the connection is only taken from the pool if a statement runs."""
+        with contextlib.ExitStack() as stack:
+            yield LazyConnection(lambda: stack.enter_context(self.read()))
 
     @contextlib.contextmanager
     def write(self) -> Iterator[Connection]:
@@ -226,12 +230,34 @@ class HostStore:
 
     @contextlib.contextmanager
     def write_one(self) -> Iterator[Connection]:
-        """For a single statement: on PostgreSQL in autocommit (the statement is its own
-        transaction, one round trip instead of BEGIN, statement, COMMIT); else as write()."""
+        """For a single statement, which is then its own transaction: one statement instead of
+        BEGIN, statement, COMMIT (on PostgreSQL one round trip instead of three)."""
         bind = self.factory_of().kw["bind"]
-        if isinstance(bind, Engine) and bind.dialect.name == "postgresql":
+        if not isinstance(bind, Engine):
+            with self.write() as connection:
+                yield connection
+            return
+        if bind.dialect.name == "postgresql":
             with bind.connect() as connection:
                 yield connection.execution_options(isolation_level="AUTOCOMMIT")
             return
-        with self.write() as connection:
+        with sqlite_begin(""), self.write() as connection:
             yield connection
+
+
+class LazyConnection:
+    """Stands in for a Connection that is opened by the first ``execute``.
+
+    A publishing request rarely reads anything besides its host row (only when it has
+    related hosts or services); checking a connection out of the pool for nothing cost a
+    good update a pool round trip and, on SQLite, a transaction.
+    """
+
+    def __init__(self, open_connection: Callable[[], Connection]) -> None:
+        self._open = open_connection
+        self._connection: Connection | None = None
+
+    def execute(self, *args: Any, **kwargs: Any) -> Any:
+        if self._connection is None:
+            self._connection = self._open()
+        return self._connection.execute(*args, **kwargs)
