@@ -20,6 +20,7 @@ end
 local entries = {}
 local mode, expected, run_id
 local counter = 0
+local host_offset = 0
 expected_count = 0
 other_count = 0
 other_sample = ""
@@ -30,12 +31,16 @@ function init(args)
     local auth, path = line:match("^(.-)\t(.*)$")
     table.insert(entries, { auth = auth, path = path })
   end
-  -- Each thread starts at another host and in another block of addresses.
+  -- Each thread starts in another block of addresses, and at another host: a multiple of
+  -- 16000 alone would be host 0 for every thread (16000 % 64 == 0), and two threads walking
+  -- the same hosts in step would send concurrent updates of one host, which real routers
+  -- (one per host) do not.
   counter = (tid - 1) * 16000
+  host_offset = (tid - 1) * 29
 end
 
 function request()
-  local entry = entries[counter % #entries + 1]
+  local entry = entries[(counter + host_offset) % #entries + 1]
   local path = entry.path
   if mode == "good" then
     local k = counter % 64000
