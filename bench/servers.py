@@ -81,16 +81,20 @@ def _credentials(header: str | None) -> tuple[str, str] | None:
     return (user.lower(), password) if sep else None
 
 
-def anchor_engine(url: str) -> Any:
+def anchor_engine(url: str, pool_size: str | int | None = None) -> Any:
     """The app's database with the app's SQLite pragmas, but reads as plain reads.
 
     The app's ``get_engine`` opens every SQLite transaction with BEGIN IMMEDIATE (the write
     lock), which an update needs but a minimal lookup does not; so the anchor builds its own
-    engine: same URL, same default pool, same WAL / synchronous / busy_timeout settings.
+    engine: same URL, same pool size as the app's, same WAL / synchronous / busy_timeout settings.
+    (With SQLAlchemy's default of 5 connections, 8 threads made the anchor close and reopen
+    connections, on PostgreSQL a new server process each time.)
     """
     from sqlalchemy import create_engine, event
 
-    engine = create_engine(url)
+    from nsupdate_pyramid.models import DEFAULT_POOL_SIZE
+
+    engine = create_engine(url, pool_size=int(pool_size or DEFAULT_POOL_SIZE))
     if engine.dialect.name == "sqlite":
 
         @event.listens_for(engine, "connect")
@@ -113,7 +117,8 @@ def anchor_app(settings: Mapping[str, Any]) -> Callable[..., Any]:
     from nsupdate_pyramid.models.host import Host
     from nsupdate_pyramid.security.secrets import verify_secret
 
-    factory = sessionmaker(bind=anchor_engine(settings["sqlalchemy.url"]))
+    engine = anchor_engine(settings["sqlalchemy.url"], settings.get("sqlalchemy.pool_size"))
+    factory = sessionmaker(bind=engine)
     query = select(Host.__table__).where(Host.fqdn == bindparam("fqdn"))  # unique index on fqdn
 
     def anchor(request: Request) -> Response:

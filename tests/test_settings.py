@@ -106,3 +106,22 @@ def test_app_refuses_to_start(tmp_path: Path) -> None:
     with pytest.raises(SettingsError, match=r"nsupdate\.trusted_proxies"):
         main({}, **{**GOOD, "sqlalchemy.url": f"sqlite:///{tmp_path}/x.sqlite",
                     "nsupdate.trusted_proxies": "not-a-network"})
+
+
+def test_database_pool_keeps_enough_connections(tmp_path: Path) -> None:
+    """SQLAlchemy's 5 would close and reopen connections under 8 waitress threads; an operator's
+    sqlalchemy.pool_size wins, and in-memory SQLite keeps its own pool."""
+    from nsupdate_pyramid.models import DEFAULT_POOL_SIZE, get_engine
+
+    url = f"sqlite:///{tmp_path / 'pool.sqlite'}"
+    engines = [get_engine({"sqlalchemy.url": url}),
+               get_engine({"sqlalchemy.url": url, "sqlalchemy.pool_size": "3"}),
+               get_engine({"sqlalchemy.url": "sqlite://"})]
+    try:
+        assert engines[0].pool.size() == DEFAULT_POOL_SIZE >= 20
+        assert engines[1].pool.size() == 3
+        with engines[2].connect() as connection:
+            assert connection.exec_driver_sql("SELECT 1").scalar() == 1
+    finally:
+        for engine in engines:
+            engine.dispose()

@@ -70,12 +70,22 @@ def _prepare_sqlite(engine: Engine) -> None:
             mark_error_retryable(context.sqlalchemy_exception)
 
 
+#: Connections the pool keeps open. SQLAlchemy's default of 5 is below what 8 waitress threads
+#: (a read and a write each) and the background writers use at once: every connection over it
+#: was closed when returned and opened again for the next burst, on PostgreSQL a new server
+#: process each time (good updates at 32 connections: 650/s with 5, 920/s with 20).
+DEFAULT_POOL_SIZE = 20
+
+
 def get_engine(settings: Mapping[str, Any], prefix: str = "sqlalchemy.") -> Engine:
     url = settings[prefix + "url"]
-    if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
+    memory = url.startswith("sqlite://") and url[len("sqlite://"):] in ("", "/:memory:")
+    if url.startswith("sqlite:///") and not memory:
         folder = os.path.dirname(url[len("sqlite:///"):])
         if folder:
             os.makedirs(folder, exist_ok=True)
+    if not memory and prefix + "poolclass" not in settings:
+        settings = {prefix + "pool_size": DEFAULT_POOL_SIZE, **settings}
     engine = engine_from_config(settings, prefix)
     if engine.dialect.name == "sqlite":
         _prepare_sqlite(engine)
