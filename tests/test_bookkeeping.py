@@ -6,6 +6,7 @@ import base64
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import datetime, timezone
 from typing import Any
 
 import pytest
@@ -122,9 +123,11 @@ def test_api_writes_do_not_wait_for_the_wal_flush(committed_db: tuple[str, Engin
 
 
 def test_api_reads_and_single_writes_send_one_statement(committed_db: tuple[str, Engine, str]) -> None:
-    """A read of the host and a publishing request's conditional UPDATE are each one statement
-    on the wire (no BEGIN/ROLLBACK/COMMIT around them), and a lazy read that runs nothing takes
-    no connection from the pool; the write still lands, and a stale expectation still loses."""
+    """The update API's host read and a publishing request's conditional UPDATE are each one
+    statement on the wire, no BEGIN/ROLLBACK/COMMIT around them (SQLite traces every statement
+    it runs; on PostgreSQL the same code runs in autocommit); a lazy read that runs nothing
+    takes no connection from the pool; the write lands, a stale expectation loses, and the
+    row read raw equals the one SQLAlchemy reads."""
     from sqlalchemy import event
 
     from nsupdate_pyramid.services.dyndns import load_host
@@ -133,21 +136,23 @@ def test_api_reads_and_single_writes_send_one_statement(committed_db: tuple[str,
     _url, engine, _secret = committed_db
     host_id = _host(engine).id
     store = HostStore(lambda: sessionmaker(bind=engine), interval=0)
+    sqlite = engine.dialect.name == "sqlite"
     sent: list[str] = []
     checkouts: list[object] = []
+    traced: list[Any] = []
 
-    def statement(conn: Any, cursor: Any, text: str, *args: Any) -> None:
-        sent.append(text.split()[0].upper())
+    def checkout(dbapi_connection: Any, *args: Any) -> None:
+        checkouts.append(dbapi_connection)
+        if sqlite:
+            traced.append(dbapi_connection)
+            dbapi_connection.set_trace_callback(lambda text: sent.append(text.split()[0].upper()))
 
-    def checkout(*args: Any) -> None:
-        checkouts.append(args)
-
-    event.listen(engine, "before_cursor_execute", statement)
     event.listen(engine, "checkout", checkout)
     try:
-        with store.read() as connection:
-            assert load_host(connection, "home.example.org").id == host_id
-        assert sent == ["SELECT"]
+        with store.read_raw() as connection:
+            raw = load_host(connection, "home.example.org")
+        assert raw.id == host_id
+        assert not sqlite or sent == ["SELECT"]
         sent.clear()
         with store.write_one() as connection:
             assert write_delta(connection, host_id, Delta(values={"comment": "one"}),
@@ -155,15 +160,62 @@ def test_api_reads_and_single_writes_send_one_statement(committed_db: tuple[str,
         with store.write_one() as connection:
             assert not write_delta(connection, host_id, Delta(values={"comment": "lost"}),
                                    expect={"published_ipv4": "192.0.2.9"})
-        assert sent == ["UPDATE", "UPDATE"]
+        assert not sqlite or sent == ["UPDATE", "UPDATE"]
         checkouts.clear()
         with store.lazy_read():
             pass
         assert checkouts == []
         with store.lazy_read() as lazy:
-            assert load_host(lazy, "home.example.org").id == host_id
+            orm = load_host(lazy, "home.example.org")
         assert len(checkouts) == 1
     finally:
-        event.remove(engine, "before_cursor_execute", statement)
         event.remove(engine, "checkout", checkout)
+        for dbapi_connection in traced:
+            dbapi_connection.set_trace_callback(None)
+    assert tuple(orm) == tuple(raw)
+    assert raw._fields == tuple(orm._fields)
     assert _host(engine).comment == "one"
+    # Types through both ways: a datetime written raw, read raw and by SQLAlchemy.
+    when = datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=timezone.utc)
+    with store.write_one() as connection:
+        assert write_delta(connection, host_id, Delta(values={"last_auth_failure": when},
+                                                      increments={"recent_auth_failures": 2}))
+    with store.read_raw() as connection:
+        raw = load_host(connection, "home.example.org")
+    with store.read() as connection:
+        orm = load_host(connection, "home.example.org")
+    assert (raw.last_auth_failure, raw.recent_auth_failures) == (when, 2)
+    assert tuple(orm) == tuple(raw)
+
+
+def test_the_api_recovers_when_postgresql_drops_its_connections(postgresql_url: str) -> None:
+    """The update API's raw statements see a dropped server connection as SQLAlchemy would:
+    that request answers 911, the pool is renewed, the next request works."""
+    from sqlalchemy import text
+
+    url = create_database(postgresql_url, "nsu_drop_" + uuid.uuid4().hex[:8])
+    engine = get_engine({"sqlalchemy.url": url})
+    try:
+        migrate(engine)
+        with Session(engine) as session, session.begin():
+            owner = user_service.create_user(session, "alice", "alice@example.org", PASSWORD)
+            domain_service.create_domain(session, "example.org", owner, backend="memory")
+            _host_row, secret = host_service.create_host(session, "home.example.org", owner)
+        live = main({}, **{**BASE_SETTINGS, "sqlalchemy.url": url})
+        client = webtest.TestApp(live, extra_environ={"HTTP_HOST": "example.com",
+                                                      "REMOTE_ADDR": "192.0.2.7"})
+        auth = {"Authorization": "Basic " + base64.b64encode(f"home.example.org:{secret}".encode()).decode()}
+        assert client.get("/nic/update", params={"myip": "192.0.2.1"}, headers=auth).text == "good 192.0.2.1"
+        with engine.connect() as admin:
+            admin.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                               "WHERE datname = current_database() AND pid <> pg_backend_pid()"))
+        answers = [client.get("/nic/update", params={"myip": "192.0.2.2"}, headers=auth,
+                              expect_errors=True).text for _ in range(3)]
+        # The first request meets a dead connection (911, logged with a request id), at most
+        # that one: the pool's idle connections were all thrown away with it.
+        assert answers in (["911", "good 192.0.2.2", "nochg 192.0.2.2"],
+                           ["good 192.0.2.2", "nochg 192.0.2.2", "nochg 192.0.2.2"])
+        assert _host(engine).published_ipv4 == "192.0.2.2"
+        live.registry["nsupdate.hoststore"].bookkeeper.flush()
+    finally:
+        engine.dispose()

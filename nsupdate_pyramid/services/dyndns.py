@@ -38,6 +38,7 @@ from .addresses import (
 from .breaker import CircuitBreaker
 from .hoststore import Delta, HostStore, LazyConnection, write_delta
 from .ipaddr import IPAddress, parse_address
+from .rawsql import Prepared
 from .related import BadInterfaceId, related_address
 from .thirdparty import ServiceCall, calls_for
 
@@ -79,6 +80,7 @@ HOST_QUERY = (
 # After a lost race (see _apply): two updates of one host must not interleave (DNS set by one,
 # "published" by the other), so the host row (not the domain's) stays locked until commit.
 LOCKED_HOST_QUERY = HOST_QUERY.with_for_update(of=Host)
+PREPARED_HOST_QUERY = Prepared(HOST_QUERY)
 #: What a publishing request's decisions rest on; its write only applies if they are unchanged.
 PUBLISHED_COLUMNS = ("published_ipv4", "published_ipv6", "published_prefix_ipv4",
                      "published_prefix_ipv6", "lan_ip")
@@ -102,7 +104,9 @@ def load_host(connection: Any, fqdn: str, *, lock: bool = False) -> Row[Any] | N
     """The host and what we need of its domain, by its (normalised) fqdn: one indexed query."""
     if not PLAUSIBLE_FQDN.match(fqdn):
         return None
-    return connection.execute(LOCKED_HOST_QUERY if lock else HOST_QUERY, {"fqdn": fqdn}).one_or_none()
+    if lock:
+        return connection.execute(LOCKED_HOST_QUERY, {"fqdn": fqdn}).one_or_none()
+    return PREPARED_HOST_QUERY.execute(connection, {"fqdn": fqdn}).one_or_none()
 
 
 def zone_of(host: Row[Any], default_ttl: int) -> ZoneInfo:
@@ -539,7 +543,7 @@ def _apply_locked(env: UpdateEnv, fqdn: str, changes: HostChanges,
 
 
 def _read_host(env: UpdateEnv, fqdn: str) -> Row[Any] | None:
-    with env.store.read() as connection:
+    with env.store.read_raw() as connection:
         return load_host(connection, fqdn)
 
 

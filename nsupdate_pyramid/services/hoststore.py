@@ -21,11 +21,12 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Update, bindparam, func, update
+from sqlalchemy import Connection, Engine, bindparam, func, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..models import Host
 from ..models.meta import sqlite_begin
+from .rawsql import Prepared, RawConnection, raw_connection
 
 log = logging.getLogger(__name__)
 HOSTS = Host.__table__
@@ -56,7 +57,7 @@ class Delta:
 
 @functools.lru_cache(maxsize=256)
 def _update_statement(set_keys: tuple[str, ...], add_keys: tuple[str, ...],
-                      expect_keys: tuple[str, ...], async_commit: bool) -> Update:
+                      expect_keys: tuple[str, ...], async_commit: bool) -> Prepared:
     """One prepared UPDATE per combination of columns: building and caching a statement
     on every request cost more CPU than running it.
 
@@ -75,10 +76,10 @@ def _update_statement(set_keys: tuple[str, ...], add_keys: tuple[str, ...],
         statement = statement.where(func.set_config("synchronous_commit", "off", True).is_not(None))
     for key in expect_keys:
         statement = statement.where(columns[key] == bindparam(f"expect_{key}", type_=columns[key].type))
-    return statement.values(values or {columns.id: columns.id})
+    return Prepared(statement.values(values or {columns.id: columns.id}))
 
 
-def write_delta(connection: Connection | Session, host_id: int, delta: Delta,
+def write_delta(connection: Connection | RawConnection, host_id: int, delta: Delta,
                 expect: Mapping[str, Any] | None = None) -> bool:
     """One UPDATE of the host row; with ``expect``, only if those columns still hold those values."""
     if not delta.values and not delta.increments and expect is None:
@@ -91,7 +92,7 @@ def write_delta(connection: Connection | Session, host_id: int, delta: Delta,
     params.update((f"expect_{key}", expect[key]) for key in expect_keys)
     statement = _update_statement(tuple(set_keys), tuple(add_keys), tuple(expect_keys),
                                   connection.dialect.name == "postgresql")
-    return connection.execute(statement, params).rowcount == 1
+    return statement.execute(connection, params).rowcount == 1
 
 
 class Bookkeeper:
@@ -207,6 +208,16 @@ class HostStore:
             yield connection
 
     @contextlib.contextmanager
+    def read_raw(self) -> Iterator[Connection | RawConnection]:
+        """For the hot read of the update API (rawsql.Prepared): the pool's DBAPI connection."""
+        bind = self.factory_of().kw["bind"]
+        if not isinstance(bind, Engine):
+            yield bind
+            return
+        with raw_connection(bind, autocommit=True) as connection:
+            yield connection
+
+    @contextlib.contextmanager
     def lazy_read(self) -> Iterator[LazyConnection]:
         """Like read(), but the connection is only taken from the pool if a statement runs."""
         with contextlib.ExitStack() as stack:
@@ -229,19 +240,16 @@ class HostStore:
             yield connection
 
     @contextlib.contextmanager
-    def write_one(self) -> Iterator[Connection]:
-        """For a single statement, which is then its own transaction: one statement instead of
-        BEGIN, statement, COMMIT (on PostgreSQL one round trip instead of three)."""
+    def write_one(self) -> Iterator[Connection | RawConnection]:
+        """For a single statement (rawsql.Prepared), which is then its own transaction: one
+        statement instead of BEGIN, statement, COMMIT (on PostgreSQL one round trip, not three)."""
         bind = self.factory_of().kw["bind"]
         if not isinstance(bind, Engine):
             with self.write() as connection:
                 yield connection
             return
-        if bind.dialect.name == "postgresql":
-            with bind.connect() as connection:
-                yield connection.execution_options(isolation_level="AUTOCOMMIT")
-            return
-        with sqlite_begin(""), self.write() as connection:
+        queue = self._sqlite_writer if bind.dialect.name == "sqlite" else contextlib.nullcontext()
+        with queue, raw_connection(bind, autocommit=True) as connection:
             yield connection
 
 
