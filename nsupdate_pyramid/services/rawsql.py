@@ -117,6 +117,9 @@ class Prepared:
 
     def _compile(self, dialect: Dialect) -> _Compiled:
         with self._lock:
+            done = self._compiled.get(dialect.name)
+            if done is not None:  # another thread was first
+                return done
             compiled = self.statement.compile(dialect=dialect)
             names = tuple(compiled.positiontup) if compiled.positional else None
             computed = tuple((column.key, column.onupdate) for column in compiled.update_prefetch)
@@ -128,7 +131,7 @@ class Prepared:
                 if process is not None:
                     binds[key] = process
             columns = list(getattr(self.statement, "selected_columns", ()))
-            row = collections.namedtuple("HostRow", [column.key for column in columns]) if columns else None
+            row = collections.namedtuple("PreparedRow", [c.key for c in columns]) if columns else None
             results = tuple(column.type.dialect_impl(dialect).result_processor(dialect, None)
                             for column in columns)
             if compiled.insert_prefetch or any(default.is_sequence for _, default in computed):
