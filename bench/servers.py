@@ -17,6 +17,7 @@ import binascii
 import configparser
 import json
 import logging
+import logging.config
 import secrets
 import sys
 from collections.abc import Callable, Mapping
@@ -154,8 +155,9 @@ def main(argv: list[str]) -> None:
     """Serve until SIGTERM; the settings file also carries the waitress options, the same for all kinds."""
     kind, port, settings_path = argv
     config = json.loads(Path(settings_path).read_text())
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s [%(name)s] %(message)s")
+    # production.ini's logging, in every server alike: WARN, one INFO line per update answer,
+    # and waitress' "Task queue depth" warnings (one per queued request) at ERROR.
+    logging.config.fileConfig(ROOT / "production.ini", disable_existing_loggers=False)
     app = build(kind, config["app"])
     waitress.serve(app, listen=f"127.0.0.1:{int(port)}", **config["waitress"])
 
