@@ -42,6 +42,10 @@ def main(global_config: dict[str, Any] | None, **settings: Any) -> Router:
     with Configurator(settings=settings) as config:
         config.include(includeme)
     app = FastPath(config.make_wsgi_app())
+    if config.registry["nsupdate.settings"].update_log_queue:
+        from .api.updatelog import queue_update_log
+
+        queue_update_log()
     if config.registry["nsupdate.settings"].nameserver_embedded and \
             asbool((global_config or {}).get(START_NAMESERVER_OPTION, True)):
         # Development: the built-in nameserver in a daemon thread of the web process

@@ -298,6 +298,8 @@ class AppSettings:
     dns_breaker_failures: int = _opt(_int_between(0, 1000), "2")
     dns_breaker_pause: int = _opt(_int_between(1, 86400), "30")
     bookkeeping_interval: float = _opt(_float_between(0.0, 60.0), "0.5")
+    # The per-answer log lines (nsupdate_pyramid.updates) written by a background thread.
+    update_log_queue: bool = _opt(_bool, "false")
     services_timeout: float = _opt(_float_between(0.5, 120.0), "10")
     services_workers: int = _opt(_int_between(1, 64), "4")
     session_secret: str = _opt(_secret, "", key="session.secret")

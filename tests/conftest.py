@@ -65,6 +65,22 @@ def alembic_config(url: str) -> Config:
     return config
 
 
+def seed_home_host(engine: Engine) -> str:
+    """Migrate ``engine``'s database and commit alice, example.org (memory backend) and
+    home.example.org in it, for tests that run the app on a database of their own; the
+    host's update secret."""
+    from sqlalchemy.orm import Session
+
+    from nsupdate_pyramid.services import domains, hosts, users
+
+    migrate(engine)
+    with Session(engine) as session, session.begin():
+        owner = users.create_user(session, "alice", "alice@example.org", PASSWORD)
+        domains.create_domain(session, "example.org", owner, backend="memory")
+        _host, secret = hosts.create_host(session, "home.example.org", owner)
+    return secret
+
+
 def migrate(engine: Engine, revision: str = "head", *, down: bool = False) -> None:
     config = alembic_config(str(engine.url))
     with engine.begin() as connection:

@@ -76,3 +76,75 @@ def test_admin_change_is_logged(client: AppClient, make_user: Any,
     lines = [r.getMessage() for r in caplog.records if r.name == "nsupdate_pyramid.audit"]
     assert lines == ["admin action=bulk deactivate kind=users target=bob actor=root "
                      "detail=is_active = False; rows: 1"]
+
+
+def test_update_lines_are_written_by_a_background_thread(tmp_path: Any, settings: dict[str, str]) -> None:
+    """nsupdate.update_log_queue: the request only queues the record; the lines reach the
+    handlers the logging configuration gave the logger (here a file on the root logger), in
+    order, formatted there, with the request thread's name; other loggers are untouched."""
+    import threading
+
+    import webtest
+
+    from nsupdate_pyramid import main
+    from nsupdate_pyramid.api.updatelog import log as update_log
+    from nsupdate_pyramid.api.updatelog import unqueue_update_log
+    from nsupdate_pyramid.models import get_engine
+    from tests.conftest import seed_home_host
+
+    url = f"sqlite:///{tmp_path / 'queued.sqlite'}"
+    engine = get_engine({"sqlalchemy.url": url})
+    secret = seed_home_host(engine)
+    engine.dispose()
+    root = logging.getLogger()
+    handler = logging.FileHandler(tmp_path / "updates.log")
+    handler.setFormatter(logging.Formatter("%(threadName)s %(name)s %(message)s"))
+    saved = (update_log.handlers[:], update_log.propagate, update_log.level, root.handlers[:], root.level)
+    root.handlers, root.level = [handler], logging.WARNING
+    update_log.handlers, update_log.propagate = [], True
+    update_log.setLevel(logging.INFO)
+    try:
+        app = main({}, **{**settings, "sqlalchemy.url": url, "nsupdate.update_log_queue": "true"})
+        assert not update_log.propagate and len(update_log.handlers) == 1
+        client = webtest.TestApp(app, extra_environ={"REMOTE_ADDR": "192.0.2.7"})
+        caller = threading.current_thread().name
+        for address in ("192.0.2.1", "192.0.2.1", "192.0.2.2"):
+            client.get("/nic/update", {"myip": address}, headers=_basic("home.example.org", secret))
+        logging.getLogger("nsupdate_pyramid.other").warning("direct line")
+        unqueue_update_log()  # as at exit: everything queued is written
+        assert update_log.handlers == [] and update_log.propagate
+    finally:
+        unqueue_update_log()
+        update_log.handlers, update_log.propagate, level, root.handlers, root.level = saved
+        update_log.setLevel(level)
+        handler.close()
+    lines = (tmp_path / "updates.log").read_text().splitlines()
+    updates = [line for line in lines if "update fqdn=" in line]
+    assert [line.split("result=")[1].split(" ")[0:2] for line in updates] == [
+        ["'good", "192.0.2.1'"], ["'nochg", "192.0.2.1'"], ["'good", "192.0.2.2'"]]
+    assert all(line.startswith(f"{caller} nsupdate_pyramid.updates ") for line in updates)
+    assert f"{caller} nsupdate_pyramid.other direct line" in lines  # written directly, as before
+
+
+def test_batch_writer_respects_each_handlers_level_and_kind() -> None:
+    """One write per batch for a plain stream; any other handler gets handle() per record;
+    each handler's level and filters decide what it gets."""
+    import io
+    import logging.handlers
+    import queue
+
+    from nsupdate_pyramid.api.updatelog import BatchWriter
+
+    stream = io.StringIO()
+    plain = logging.StreamHandler(stream)
+    plain.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
+    plain.setLevel(logging.WARNING)
+    other = logging.handlers.BufferingHandler(capacity=100)
+    other.addFilter(lambda record: "skip" not in record.getMessage())
+    records: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
+    for level, message in ((logging.INFO, "one"), (logging.WARNING, "two"), (logging.ERROR, "skip me")):
+        records.put(logging.LogRecord("nsupdate_pyramid.updates", level, __file__, 1, message, None, None))
+    BatchWriter(records, [plain, other]).write_queued()
+    assert stream.getvalue() == "WARNING two\nERROR skip me\n"
+    assert [record.getMessage() for record in other.buffer] == ["one", "two"]
+    assert records.empty()

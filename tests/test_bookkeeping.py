@@ -16,11 +16,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from nsupdate_pyramid import main
 from nsupdate_pyramid.models import Host, get_engine
-from nsupdate_pyramid.services import domains as domain_service
-from nsupdate_pyramid.services import hosts as host_service
-from nsupdate_pyramid.services import users as user_service
 from nsupdate_pyramid.services.hoststore import HostStore
-from tests.conftest import BASE_SETTINGS, PASSWORD, migrate
+from tests.conftest import BASE_SETTINGS, seed_home_host
 from tests.fixtures.postgres import create_database
 
 
@@ -32,11 +29,7 @@ def committed_db(db_url: str, tmp_path: Any) -> Iterator[tuple[str, Engine, str]
     else:
         url = create_database(db_url, "nsu_bk_" + uuid.uuid4().hex[:8])
     engine = get_engine({"sqlalchemy.url": url})
-    migrate(engine)
-    with Session(engine) as session, session.begin():
-        owner = user_service.create_user(session, "alice", "alice@example.org", PASSWORD)
-        domain_service.create_domain(session, "example.org", owner, backend="memory")
-        _host, secret = host_service.create_host(session, "home.example.org", owner)
+    secret = seed_home_host(engine)
     yield url, engine, secret
     engine.dispose()
 
@@ -196,11 +189,7 @@ def test_the_api_recovers_when_postgresql_drops_its_connections(postgresql_url: 
     url = create_database(postgresql_url, "nsu_drop_" + uuid.uuid4().hex[:8])
     engine = get_engine({"sqlalchemy.url": url})
     try:
-        migrate(engine)
-        with Session(engine) as session, session.begin():
-            owner = user_service.create_user(session, "alice", "alice@example.org", PASSWORD)
-            domain_service.create_domain(session, "example.org", owner, backend="memory")
-            _host_row, secret = host_service.create_host(session, "home.example.org", owner)
+        secret = seed_home_host(engine)
         live = main({}, **{**BASE_SETTINGS, "sqlalchemy.url": url})
         client = webtest.TestApp(live, extra_environ={"HTTP_HOST": "example.com",
                                                       "REMOTE_ADDR": "192.0.2.7"})
