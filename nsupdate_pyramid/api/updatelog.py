@@ -113,6 +113,15 @@ class BatchWriter:
                 handler.release()
 
 
+class _RecordQueue(logging.handlers.QueueHandler):
+    """Queues the record as it is: formatting it (and copying it, as QueueHandler.prepare
+    does) waits for the writer thread. Safe for this logger: its arguments are strings and
+    numbers, which cannot change after the call, and it never logs exceptions."""
+
+    def prepare(self, record: logging.LogRecord) -> logging.LogRecord:
+        return record
+
+
 #: While queued: the writer, and the handlers and propagate flag the logger had before.
 _queued: tuple[BatchWriter, list[logging.Handler], bool] | None = None
 
@@ -141,7 +150,7 @@ def queue_update_log() -> bool:
     writer = BatchWriter(records, targets)
     writer.start()
     _queued = (writer, log.handlers[:], log.propagate)
-    log.handlers = [logging.handlers.QueueHandler(records)]
+    log.handlers = [_RecordQueue(records)]
     log.propagate = False
     atexit.register(unqueue_update_log)
     return True

@@ -1,6 +1,7 @@
 """Client addresses: canonical form and the trusted-proxy rule."""
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections.abc import Iterable
 
@@ -30,6 +31,9 @@ def _trusted(address: IPAddress, proxies: Iterable[IPNetwork]) -> bool:
     return any(address in network for network in proxies)
 
 
+# Both are asked several times per update request (its environment, its log line) with the
+# same few values per client: parsing with ipaddress is what costs, so answers are kept.
+@functools.lru_cache(maxsize=4096)
 def client_address_from(remote_addr: str, forwarded_for: str,
                         proxies: tuple[IPNetwork, ...]) -> str:
     """The first address, walking X-Forwarded-For from the right, that is not a trusted proxy."""
@@ -61,13 +65,17 @@ def uses_tls(environ: dict, proxies: tuple[IPNetwork, ...]) -> bool:
         return True
     if not proxies:
         return False
-    try:
-        peer = parse_address(environ.get("REMOTE_ADDR") or "")
-    except ValueError:
-        return False
-    if _trusted(peer, proxies):
+    if _trusted_peer(environ.get("REMOTE_ADDR") or "", proxies):
         return environ.get("HTTP_X_FORWARDED_PROTO", "").strip().lower() == "https"
     return False
+
+
+@functools.lru_cache(maxsize=4096)
+def _trusted_peer(remote_addr: str, proxies: tuple[IPNetwork, ...]) -> bool:
+    try:
+        return _trusted(parse_address(remote_addr), proxies)
+    except ValueError:
+        return False
 
 
 def client_address(request: Request) -> str:
