@@ -214,7 +214,7 @@ class HostStore:
         if not isinstance(bind, Engine):
             yield bind
             return
-        with raw_connection(bind, autocommit=True) as connection:
+        with raw_connection(bind) as connection:
             yield connection
 
     @contextlib.contextmanager
@@ -235,8 +235,7 @@ class HostStore:
             with bind.begin_nested():
                 yield bind
             return
-        queue = self._sqlite_writer if bind.dialect.name == "sqlite" else contextlib.nullcontext()
-        with queue, bind.begin() as connection:
+        with self._writer_queue(bind), bind.begin() as connection:
             yield connection
 
     @contextlib.contextmanager
@@ -248,9 +247,12 @@ class HostStore:
             with self.write() as connection:
                 yield connection
             return
-        queue = self._sqlite_writer if bind.dialect.name == "sqlite" else contextlib.nullcontext()
-        with queue, raw_connection(bind, autocommit=True) as connection:
+        with self._writer_queue(bind), raw_connection(bind) as connection:
             yield connection
+
+    def _writer_queue(self, bind: Engine) -> contextlib.AbstractContextManager[Any]:
+        """SQLite: this process's writers take turns here (see __init__); others need no turn."""
+        return self._sqlite_writer if bind.dialect.name == "sqlite" else contextlib.nullcontext()
 
 
 class LazyConnection:

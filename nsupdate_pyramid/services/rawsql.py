@@ -55,12 +55,13 @@ class RawResult:
 
 
 @contextlib.contextmanager
-def raw_connection(engine: Engine, *, autocommit: bool) -> Iterator[RawConnection]:
-    """A pooled DBAPI connection; on PostgreSQL in autocommit while it is lent out (SQLite's
-    connections are in autocommit already, see models._prepare_sqlite)."""
+def raw_connection(engine: Engine) -> Iterator[RawConnection]:
+    """A pooled DBAPI connection in autocommit: each statement is its own transaction. On
+    PostgreSQL switched for as long as it is lent out; SQLite's connections are in autocommit
+    already (see models._prepare_sqlite)."""
     pooled = engine.raw_connection()
     try:
-        switch = autocommit and engine.dialect.name == "postgresql"
+        switch = engine.dialect.name == "postgresql"
         if switch:
             pooled.driver_connection.autocommit = True
         try:
