@@ -15,7 +15,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from nsupdate_pyramid import main
-from nsupdate_pyramid.models import Host, get_engine
+from nsupdate_pyramid.models import Host, autocommit_engine, get_engine
 from nsupdate_pyramid.services.hoststore import HostStore
 from tests.conftest import BASE_SETTINGS, seed_home_host
 from tests.fixtures.postgres import create_database
@@ -140,7 +140,7 @@ def test_api_reads_and_single_writes_send_one_statement(committed_db: tuple[str,
             traced.append(dbapi_connection)
             dbapi_connection.set_trace_callback(lambda text: sent.append(text.split()[0].upper()))
 
-    event.listen(engine, "checkout", checkout)
+    event.listen(autocommit_engine(engine), "checkout", checkout)
     try:
         with store.read_raw() as connection:
             raw = load_host(connection, "home.example.org")
@@ -162,7 +162,7 @@ def test_api_reads_and_single_writes_send_one_statement(committed_db: tuple[str,
             orm = load_host(lazy, "home.example.org")
         assert len(checkouts) == 1
     finally:
-        event.remove(engine, "checkout", checkout)
+        event.remove(autocommit_engine(engine), "checkout", checkout)
         for dbapi_connection in traced:
             dbapi_connection.set_trace_callback(None)
     assert tuple(orm) == tuple(raw)
@@ -179,6 +179,41 @@ def test_api_reads_and_single_writes_send_one_statement(committed_db: tuple[str,
         orm = load_host(connection, "home.example.org")
     assert (raw.last_auth_failure, raw.recent_auth_failures) == (when, 2)
     assert tuple(orm) == tuple(raw)
+
+
+def test_single_statements_use_connections_that_stay_in_autocommit(
+        committed_db: tuple[str, Engine, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """PostgreSQL: the API's single statements come from a pool of their own, in autocommit from
+    the start and not rolled back when returned; the app's transactions keep theirs, and disposing
+    the app's engine closes both. SQLite's connections are in autocommit anyway: one pool."""
+    from nsupdate_pyramid.services.hoststore import Delta, write_delta
+    from nsupdate_pyramid.services.rawsql import raw_connection
+
+    _url, engine, _secret = committed_db
+    twin = autocommit_engine(engine)
+    host_id = _host(engine).id
+    if engine.dialect.name == "sqlite":
+        assert twin is engine
+        with raw_connection(engine) as connection:
+            assert connection.dbapi_connection.driver_connection.isolation_level is None
+        return
+    assert twin is not engine and twin.pool.size() == engine.pool.size()
+    with raw_connection(engine):  # the first connect: SQLAlchemy's dialect setup rolls back once
+        pass
+    rollbacks: list[object] = []
+    monkeypatch.setattr(twin.dialect, "do_rollback", rollbacks.append)
+    with raw_connection(engine) as connection:
+        assert connection.engine is twin
+        assert connection.dbapi_connection.driver_connection.autocommit is True
+        assert write_delta(connection, host_id, Delta(values={"comment": "at once"}))
+        # Committed by the statement itself: another connection sees it while this one is lent out.
+        assert _host(engine).comment == "at once"
+    assert rollbacks == []
+    assert twin.pool.checkedin() == 1
+    with engine.connect() as connection:  # the app's own connections still open transactions
+        assert connection.connection.driver_connection.autocommit is False
+    engine.dispose()
+    assert twin.pool.checkedin() == 0
 
 
 def test_the_api_recovers_when_postgresql_drops_its_connections(postgresql_url: str) -> None:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import weakref
 from collections.abc import Mapping
 from typing import Any
 
@@ -25,8 +26,8 @@ from .zone import Record, Zone
 
 __all__ = [
     "TSIG_ALGORITHMS", "AuditEntry", "Base", "BlacklistedHost", "Domain", "Host", "LoginThrottle",
-    "Record", "RelatedHost", "RemoteLogin", "Service", "ServiceConfig", "User", "Zone", "get_engine",
-    "get_session_factory", "get_tm_session", "utcnow",
+    "Record", "RelatedHost", "RemoteLogin", "Service", "ServiceConfig", "User", "Zone", "autocommit_engine",
+    "get_engine", "get_session_factory", "get_tm_session", "utcnow",
 ]
 
 configure_mappers()
@@ -76,6 +77,9 @@ def _prepare_sqlite(engine: Engine) -> None:
 #: process each time (good updates at 32 connections: 650/s with 5, 920/s with 20).
 DEFAULT_POOL_SIZE = 20
 
+#: PostgreSQL engines and their autocommit twins (see autocommit_engine).
+_AUTOCOMMIT_TWINS: weakref.WeakKeyDictionary[Engine, Engine] = weakref.WeakKeyDictionary()
+
 
 def get_engine(settings: Mapping[str, Any], prefix: str = "sqlalchemy.") -> Engine:
     url = settings[prefix + "url"]
@@ -89,7 +93,24 @@ def get_engine(settings: Mapping[str, Any], prefix: str = "sqlalchemy.") -> Engi
     engine = engine_from_config(settings, prefix)
     if engine.dialect.name == "sqlite":
         _prepare_sqlite(engine)
+    elif engine.dialect.name == "postgresql":
+        twin = engine_from_config(settings, prefix, isolation_level="AUTOCOMMIT", pool_reset_on_return=None)
+        event.listen(engine, "engine_disposed", lambda _engine: twin.dispose())
+        _AUTOCOMMIT_TWINS[engine] = twin
     return engine
+
+
+def autocommit_engine(engine: Engine) -> Engine:
+    """Where statements that are their own transaction run (the update API's hot path).
+
+    On PostgreSQL a second pool, whose connections are in autocommit from the start and are
+    not rolled back when returned: switching a shared connection to autocommit and back, and
+    the pool's rollback on return, cost a third of the CPU of each such statement (112 µs
+    against 85 µs per statement). Same settings as ``engine``, so up to twice
+    ``sqlalchemy.pool_size`` connections in all. SQLite's connections are in autocommit
+    already (``_prepare_sqlite``): there, and for any other engine, ``engine`` itself.
+    """
+    return _AUTOCOMMIT_TWINS.get(engine, engine)
 
 
 def get_session_factory(engine: Engine) -> sessionmaker[Session]:

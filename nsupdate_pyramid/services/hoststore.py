@@ -24,7 +24,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, bindparam, func, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from ..models import Host
+from ..models import Host, autocommit_engine
 from ..models.meta import sqlite_begin
 from .rawsql import Prepared, RawConnection, raw_connection
 
@@ -199,8 +199,8 @@ class HostStore:
         if bind.dialect.name == "postgresql":
             # One statement is consistent on its own: without BEGIN and ROLLBACK around it,
             # a read is one round trip to the server instead of three.
-            with bind.connect() as connection:
-                yield connection.execution_options(isolation_level="AUTOCOMMIT")
+            with autocommit_engine(bind).connect() as connection:
+                yield connection
             return
         # SQLite likewise: a lone SELECT reads one snapshot; BEGIN and ROLLBACK around it were
         # two more statements, each a release and re-take of the GIL under load.

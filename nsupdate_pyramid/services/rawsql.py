@@ -22,6 +22,8 @@ from sqlalchemy import Connection, Dialect, Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql import Executable
 
+from ..models import autocommit_engine
+
 
 @dataclass(frozen=True)
 class _Compiled:
@@ -56,19 +58,11 @@ class RawResult:
 
 @contextlib.contextmanager
 def raw_connection(engine: Engine) -> Iterator[RawConnection]:
-    """A pooled DBAPI connection in autocommit: each statement is its own transaction. On
-    PostgreSQL switched for as long as it is lent out; SQLite's connections are in autocommit
-    already (see models._prepare_sqlite)."""
-    pooled = engine.raw_connection()
+    """A pooled DBAPI connection in autocommit: each statement is its own transaction."""
+    own = autocommit_engine(engine)
+    pooled = own.raw_connection()
     try:
-        switch = engine.dialect.name == "postgresql"
-        if switch:
-            pooled.driver_connection.autocommit = True
-        try:
-            yield RawConnection(engine, pooled)
-        finally:
-            if switch and pooled.is_valid:
-                pooled.driver_connection.autocommit = False
+        yield RawConnection(own, pooled)
     finally:
         pooled.close()
 
