@@ -307,6 +307,40 @@ def test_a_replayed_callback_is_refused(browser: AppClient, oauth_provider: Fake
     assert len(oauth_provider.requests("access_token")) == 1
 
 
+def test_a_database_conflict_retry_does_not_spend_the_code_twice(
+        settings: dict[str, str], session_factory: Any, oauth_provider: FakeOAuth, dbsession: Any,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """pyramid_retry runs the callback again after a retryable database error (SQLite's lock,
+    a PostgreSQL serialization failure); the single-use code must not be exchanged again."""
+    from pyramid_retry import mark_error_retryable
+
+    from nsupdate_pyramid.services import remote_logins
+
+    app = main({}, **{**settings, **REMOTE_SETTINGS, "retry.attempts": "3"})
+    app.registry["dbsession_factory"] = session_factory
+    real_create = remote_logins.create_account
+    attempts: list[str] = []
+
+    def conflict_once(*args: Any, **kw: Any) -> User:
+        attempts.append("create")
+        if len(attempts) == 1:
+            error = RuntimeError("database is locked (injected)")
+            mark_error_retryable(error)
+            raise error
+        return real_create(*args, **kw)
+
+    monkeypatch.setattr(remote_logins, "create_account", conflict_once)
+    browser = AppClient(app, extra_environ={"HTTP_HOST": "example.com", "REMOTE_ADDR": "192.0.2.7"})
+    oauth_provider.sign_in("github", OCTOCAT)
+    done = remote_login(browser, "github")
+    assert done.status_int == 303 and done.location == "http://example.com/hosts/"
+    assert attempts == ["create", "create"]
+    assert len(oauth_provider.requests("access_token")) == 1
+    user = user_named(dbsession, "octocat")
+    assert user is not None and logins(dbsession, user.id) == [("github", "583231")]
+    assert logged_in_as(browser) == "octocat"
+
+
 @pytest.mark.parametrize(("provider", "fragment", "reply"), [
     # GitHub: errors come as 200 with an error body
     ("github", "/login/oauth/access_token",

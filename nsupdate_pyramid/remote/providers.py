@@ -44,6 +44,7 @@ from ..views.helpers import safe_came_from
 
 #: One pending remote login per browser session; a new one replaces the old.
 STATE_KEY = "remote_login.state"
+CALLBACK_ANSWER_KEY = "nsupdate.remote_login.answer"  # in the WSGI environ, for retries
 #: Seconds for each call to the provider (connect and read).
 TIMEOUT = 10
 USER_AGENT = "nsupdate-pyramid remote login"
@@ -106,7 +107,21 @@ class OAuth2Provider:
                                            **self.authorize_params(request, state)))
 
     def callback(self, request: Request) -> RemoteLoginComplete | RemoteLoginDenied:
-        """The callback route's factory: check the state, exchange the code, read the profile."""
+        """The callback route's factory: check the state, exchange the code, read the profile.
+
+        pyramid_retry runs a request again, on the same environ, when its database transaction
+        hits a conflict; the provider's code is single-use, so the second attempt takes the
+        first one's answer instead of exchanging it again (which the provider would refuse).
+        """
+        answered = request.environ.get(CALLBACK_ANSWER_KEY)
+        if answered is not None:
+            request.session.pop(STATE_KEY, None)
+            return answered
+        answer = self._answer(request)
+        request.environ[CALLBACK_ANSWER_KEY] = answer
+        return answer
+
+    def _answer(self, request: Request) -> RemoteLoginComplete | RemoteLoginDenied:
         saved = request.session.pop(STATE_KEY, None)
         given = request.GET.get("state", "")
         if (not isinstance(saved, dict) or saved.get("provider") != self.name
