@@ -300,6 +300,8 @@ class AppSettings:
     bookkeeping_interval: float = _opt(_float_between(0.0, 60.0), "0.5")
     # The per-answer log lines (nsupdate_pyramid.updates) written by a background thread.
     update_log_queue: bool = _opt(_bool, "false")
+    # sys.setswitchinterval for the whole process; 0 leaves Python's 0.005 s.
+    thread_switch_interval: float = _opt(_float_between(0.0, 1.0), "0")
     services_timeout: float = _opt(_float_between(0.5, 120.0), "10")
     services_workers: int = _opt(_int_between(1, 64), "4")
     session_secret: str = _opt(_secret, "", key="session.secret")

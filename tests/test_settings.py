@@ -125,3 +125,21 @@ def test_database_pool_keeps_enough_connections(tmp_path: Path) -> None:
     finally:
         for engine in engines:
             engine.dispose()
+
+
+def test_thread_switch_interval_is_applied_or_left_alone(tmp_path: Path) -> None:
+    """production.ini's 0.002 reaches the interpreter; 0 (the default) keeps what it had; a
+    value out of range stops the start like any other bad setting."""
+    import sys
+
+    before = sys.getswitchinterval()
+    base = {**GOOD, "sqlalchemy.url": f"sqlite:///{tmp_path}/switch.sqlite"}
+    try:
+        main({}, **base)
+        assert sys.getswitchinterval() == before
+        main({}, **{**base, "nsupdate.thread_switch_interval": "0.002"})
+        assert sys.getswitchinterval() == pytest.approx(0.002)
+        with pytest.raises(SettingsError, match=r"nsupdate\.thread_switch_interval"):
+            main({}, **{**base, "nsupdate.thread_switch_interval": "5"})
+    finally:
+        sys.setswitchinterval(before)
