@@ -48,6 +48,14 @@ class SettingsError(Exception):
     """
 
 
+def missing_driver(module: str) -> SettingsError:
+    """psycopg is optional (the ``postgresql`` extra), so a SQLite site does not load it (zope.
+    sqlalchemy imports it whenever it is installed: 10 MiB per process); say what to install."""
+    hint = "; install it with: pip install 'nsupdate-pyramid[postgresql]'" \
+        if module.startswith("psycopg") else ""
+    return SettingsError(f"sqlalchemy.url: its database driver {module!r} is not installed{hint}")
+
+
 def normalize_fqdn(name: str) -> str:
     """Host names compare case-insensitively and without a trailing dot."""
     return name.strip().rstrip(".").lower()

@@ -143,3 +143,28 @@ def test_thread_switch_interval_is_applied_or_left_alone(tmp_path: Path) -> None
             main({}, **{**base, "nsupdate.thread_switch_interval": "5"})
     finally:
         sys.setswitchinterval(before)
+
+
+def test_postgresql_without_psycopg_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    """psycopg is the optional ``postgresql`` extra: without it, the web app and the nameserver
+    refuse a PostgreSQL URL with one line naming the extra, not an ImportError from SQLAlchemy."""
+    import importlib.util
+    import sys
+
+    from nsupdate_pyramid.models import get_engine
+    from nsupdate_pyramid.nameserver.source import ZoneSource
+
+    url = "postgresql+psycopg://nsupdate:pw@127.0.0.1/nsupdate"
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "psycopg" else real_find_spec(name, *a))
+    for name in [name for name in sys.modules if name == "psycopg" or name.startswith("psycopg.")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "psycopg", None)  # "import psycopg" fails as if not installed
+    hint = r"'psycopg' is not installed; install it with: pip install 'nsupdate-pyramid\[postgresql\]'"
+    with pytest.raises(SettingsError, match=r"sqlalchemy\.url: its database driver " + hint):
+        get_engine({"sqlalchemy.url": url})
+    with pytest.raises(SettingsError, match=hint):
+        ZoneSource.from_settings({"sqlalchemy.url": url})
+    with pytest.raises(SettingsError, match=hint):
+        main({}, **{**GOOD, "sqlalchemy.url": url})

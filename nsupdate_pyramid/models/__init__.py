@@ -15,6 +15,7 @@ from sqlalchemy import engine_from_config, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, configure_mappers, sessionmaker
 
+from ..settings import missing_driver
 from .audit import AuditEntry
 from .blacklist import BlacklistedHost
 from .domain import TSIG_ALGORITHMS, Domain
@@ -90,7 +91,10 @@ def get_engine(settings: Mapping[str, Any], prefix: str = "sqlalchemy.") -> Engi
             os.makedirs(folder, exist_ok=True)
     if not memory and prefix + "poolclass" not in settings:
         settings = {prefix + "pool_size": DEFAULT_POOL_SIZE, **settings}
-    engine = engine_from_config(settings, prefix)
+    try:
+        engine = engine_from_config(settings, prefix)
+    except ModuleNotFoundError as error:  # SQLAlchemy imports the DBAPI module here
+        raise missing_driver(error.name or str(error)) from None
     if engine.dialect.name == "sqlite":
         _prepare_sqlite(engine)
     elif engine.dialect.name == "postgresql":

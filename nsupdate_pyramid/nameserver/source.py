@@ -13,6 +13,7 @@ web process (embedded mode) the app's engine lends its pooled connections instea
 """
 from __future__ import annotations
 
+import importlib.util
 import itertools
 import logging
 import re
@@ -21,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
+from ..settings import missing_driver
 from .config import ServerConfig
 from .zonedata import Row, ZoneData, ZoneDelta, build_delta, build_zone
 
@@ -109,6 +111,8 @@ class ZoneSource:
             path = unquote(url[len("sqlite:///"):].split("?", 1)[0])
             return cls(lambda: _sqlite(path), "qmark", keep=True)
         if scheme[0] in ("postgresql", "postgres") and scheme[1:] in ([], ["psycopg"]):
+            if importlib.util.find_spec("psycopg") is None:  # refuse to start, not fail later
+                raise missing_driver("psycopg")
             params = {key: value for key, value in {
                 "host": parts.hostname, "port": parts.port, "dbname": unquote(parts.path.lstrip("/")),
                 "user": unquote(parts.username) if parts.username else None,
