@@ -111,7 +111,7 @@ def autocommit_engine(engine: Engine) -> Engine:
     not rolled back when returned: switching a shared connection to autocommit and back, and
     the pool's rollback on return, cost a third of the CPU of each such statement (112 µs
     against 85 µs per statement). Same settings as ``engine``, so up to twice
-    ``sqlalchemy.pool_size`` connections in all. SQLite's connections are in autocommit
+    ``pool_size + max_overflow`` connections in all. SQLite's connections are in autocommit
     already (``_prepare_sqlite``): there, and for any other engine, ``engine`` itself.
     """
     return _AUTOCOMMIT_TWINS.get(engine, engine)

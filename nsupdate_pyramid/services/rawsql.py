@@ -4,10 +4,11 @@ A host read through a SQLAlchemy Connection cost 64 µs of CPU, the same SELECT 
 DBAPI cursor 15 µs: the Connection object, its events, the autobegin bookkeeping and the
 result machinery are most of a nochg answer. ``Prepared`` keeps what SQLAlchemy computes
 per statement (SQL text for the dialect, the order of its parameters, the type processors
-of the binds and of the result columns) and runs it on a connection checked out of the
-same pool. Errors become SQLAlchemy's DBAPIError, and a dropped server connection is
-invalidated, as SQLAlchemy does. Given a SQLAlchemy Connection (tests, transactions of
-the slow path), it simply executes there.
+of the binds and of the result columns) and runs it on a DBAPI connection checked out of
+the engine's autocommit pool (``models.autocommit_engine``: on SQLite the engine's own).
+Errors become SQLAlchemy's DBAPIError, and a dropped server connection is invalidated, as
+SQLAlchemy does. Given a SQLAlchemy Connection (tests, transactions of the slow path), it
+simply executes there.
 """
 from __future__ import annotations
 
